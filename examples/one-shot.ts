@@ -1,0 +1,24 @@
+/**
+ * Run the reference one-shot competition from your own Effect program:
+ *   npm run build && npx tsx examples/one-shot.ts
+ * The cluster and the referee are layers: swap `LocalSimCluster.layer` for any other.
+ */
+import { Console, Effect, Layer } from "effect"
+import { HeldOutScorer, LocalSimCluster, Market } from "trainmarket"
+
+const program = Effect.gen(function*() {
+  const outcome = yield* Market.runOneShot(Market.referenceCompetition)
+  for (const { researcher, wei } of outcome.payouts) {
+    yield* Console.log(`${researcher}: ${wei} wei`)
+  }
+  return outcome
+})
+
+program.pipe(
+  Effect.provide(Layer.merge(LocalSimCluster.layer, HeldOutScorer.layer)),
+  Effect.catchTags({
+    ClusterFailed: (error) => Console.error(`training failed for ${error.researcher}: ${error.message}`),
+    RewardInvalid: (error) => Console.error(error.message)
+  }),
+  Effect.runPromise
+)

@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+/**
+ * The `trainmarket` binary: runs the command tree on Node. Failures were already
+ * printed by the command (or by @effect/cli for bad flags); here they only become
+ * a non-zero exit code, never a stack trace.
+ */
+import { ValidationError } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Cause, Console, Effect } from "effect"
+import { run } from "./cli/Cli.js"
+import { printError } from "./cli/Shared.js"
+
+const asJson = process.argv.includes("--json")
+
+run(process.argv).pipe(
+  Effect.catchIf(ValidationError.isValidationError, (error) =>
+    ValidationError.isHelpRequested(error)
+      ? Effect.void
+      : Effect.zipRight(
+        asJson ? printError({ _tag: "BadInput", message: "invalid command line (see --help)" }, true) : Effect.void,
+        Effect.fail(error)
+      )),
+  Effect.catchAllDefect((defect) =>
+    Effect.zipRight(
+      printError({ _tag: "Defect", message: defect instanceof Error ? defect.message : String(defect) }, asJson),
+      Effect.die(defect)
+    )),
+  Effect.tapErrorCause((cause) => Cause.isInterruptedOnly(cause) ? Console.error("interrupted") : Effect.void),
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
+)

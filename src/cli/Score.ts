@@ -1,0 +1,110 @@
+/**
+ * `trainmarket score`: the referee measures an artifact (`--artifact`) or a JSON
+ * Lines stream of artifacts (`--input file|-`) on a split.
+ */
+import { Command, Options } from "@effect/cli"
+import { NodeSink } from "@effect/platform-node"
+import { Console, Effect, Option, Schema, Stream } from "effect"
+import * as Artifact from "../domain/Artifact.js"
+import { ArtifactInvalid, BadInput } from "../domain/Errors.js"
+import type { Measurement, Split } from "../domain/Measurement.js"
+import { Scorer } from "../scorer/Scorer.js"
+import * as ScorerSpec from "../scorer/ScorerSpec.js"
+import { DEFAULT_SHARDS } from "../scorer/SimHeldOut.js"
+import { decode, inputLines, json, parseJson, readJsonArgument, reporting, stringify } from "./Shared.js"
+
+const artifact = Options.text("artifact").pipe(
+  Options.withDescription("the artifact as JSON (as printed by `train --json`) or a path to a JSON file"),
+  Options.optional
+)
+const input = Options.text("input").pipe(
+  Options.withDescription("a JSON Lines file of artifacts, or - for stdin"),
+  Options.optional
+)
+const split = Options.choice("split", ["held-out", "dev"]).pipe(
+  Options.withDescription("the split to measure on"),
+  Options.withDefault("held-out" as const)
+)
+const shards = Options.integer("shards").pipe(
+  Options.withDescription(`evaluation shards (default ${DEFAULT_SHARDS})`),
+  Options.optional
+)
+/** `--scorer`: a scorer spec, inline JSON or a path (default the simulated held-out scorer). */
+export const scorer = Options.text("scorer").pipe(
+  Options.withDescription("the scorer spec as JSON or a path to a JSON file (default {\"kind\":\"sim-held-out\"})"),
+  Options.optional
+)
+
+/** Decode `--scorer` (default: simulated held-out) into a scorer layer. */
+export const scorerLayer = (spec: Option.Option<string>, shardCount: number) =>
+  Effect.map(
+    Option.match(spec, {
+      onNone: () => Effect.succeed(ScorerSpec.defaultSpec),
+      onSome: (text) => readJsonArgument(ScorerSpec.ScorerSpec, text, "--scorer")
+    }),
+    (decoded) => ScorerSpec.toLayer(decoded, shardCount)
+  )
+
+/** Decode an artifact's JSON shape; a `ref` that does not match its content is rejected. */
+export const decodeArtifact = (input: unknown, source: string) =>
+  Effect.gen(function*() {
+    const { ref, ...fields } = yield* decode(Artifact.ArtifactJson, source)(input)
+    const value: Artifact.TrainedArtifact = fields
+    if (ref !== undefined && ref !== Artifact.ref(value)) {
+      return yield* new ArtifactInvalid({ reason: `ref ${ref} does not match the artifact (${Artifact.ref(value)})` })
+    }
+    return yield* Artifact.validate(value)
+  })
+
+const human = (m: Measurement): string =>
+  `value=${m.value}  ci=[${m.ciLower}, ${m.ciUpper}]  n=${m.n}  cost=${m.cost}`
+
+const render = (m: Measurement, asJson: boolean): string =>
+  asJson ? stringify({ value: m.value, ciLower: m.ciLower, ciUpper: m.ciUpper, n: m.n, cost: m.cost }) : human(m)
+
+const scoreOne = (text: string, on: Split, asJson: boolean) =>
+  Effect.gen(function*() {
+    const referee = yield* Scorer
+    const raw = yield* readJsonArgument(Schema.Unknown, text, "--artifact")
+    const value = yield* decodeArtifact(raw, "--artifact")
+    const measured = yield* referee.measure(value, on)
+    yield* Console.log(render(measured, asJson))
+  })
+
+const scoreStream = (path: string, on: Split, asJson: boolean) =>
+  Effect.gen(function*() {
+    const referee = yield* Scorer
+    let lineNumber = 0
+    yield* inputLines(path).pipe(
+      Stream.mapEffect((line) => {
+        lineNumber += 1
+        const source = `${path === "-" ? "stdin" : path} line ${lineNumber}`
+        if (line.trim() === "") return Effect.succeed(Option.none<string>())
+        return parseJson(line, source).pipe(
+          Effect.flatMap((parsed) => decodeArtifact(parsed, source)),
+          Effect.flatMap((value) => referee.measure(value, on)),
+          Effect.map((measured) => Option.some(`${render(measured, asJson)}\n`))
+        )
+      }),
+      Stream.filterMap((line) => line),
+      Stream.run(NodeSink.stdout),
+      Effect.catchTag("SystemError", "BadArgument", (error) =>
+        Effect.fail(new BadInput({ source: "stdout", reason: error.message })))
+    )
+  })
+
+/** The `score` subcommand. */
+export const command = Command.make(
+  "score",
+  { artifact, input, split, shards, scorer, json },
+  (options) =>
+    Effect.gen(function*() {
+      const layer = yield* scorerLayer(options.scorer, Option.getOrElse(options.shards, () => DEFAULT_SHARDS))
+      const body = Option.isSome(options.input)
+        ? scoreStream(options.input.value, options.split, options.json)
+        : Option.isSome(options.artifact)
+        ? scoreOne(options.artifact.value, options.split, options.json)
+        : Effect.fail(new BadInput({ source: "score", reason: "give --artifact <json> or --input <file.jsonl|->" }))
+      return yield* Effect.provide(body, layer)
+    }).pipe(reporting(options.json))
+).pipe(Command.withDescription("re-score a trained artifact on a split (the referee's measurement)"))

@@ -1,0 +1,26 @@
+/**
+ * trainmarket: markets that pay researchers for certified improvements to
+ * distributed-training recipes. Compute is delegated to `TrainingCluster` layers;
+ * trust is not: the `Scorer` re-scores every artifact on a held-out split.
+ */
+export * as Artifact from "./domain/Artifact.js"
+export * as Errors from "./domain/Errors.js"
+export * as Jitter from "./domain/Jitter.js"
+export * as Measurement from "./domain/Measurement.js"
+export * as Money from "./domain/Money.js"
+export * as Recipe from "./domain/Recipe.js"
+
+export * as ClusterSpec from "./cluster/ClusterSpec.js"
+export * as LocalSimCluster from "./cluster/LocalSim.js"
+export { TrainingCluster, TrainingProgress } from "./cluster/TrainingCluster.js"
+export type { Isolation, ProgressEvent } from "./cluster/TrainingCluster.js"
+
+export * as HeldOutScorer from "./scorer/SimHeldOut.js"
+export { Scorer } from "./scorer/Scorer.js"
+export * as ScorerSpec from "./scorer/ScorerSpec.js"
+
+export * as Knobs from "./market/Knobs.js"
+export * as Market from "./market/Market.js"
+export * as Reward from "./market/Reward.js"
+
+export * as AttestationReport from "./attestation/Report.js"

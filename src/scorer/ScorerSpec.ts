@@ -1,0 +1,33 @@
+/**
+ * Scorer specs (SPEC §14): the JSON description of the referee in `score --scorer`,
+ * competition and market files. Default: the simulated held-out scorer.
+ */
+import type { FileSystem, Path } from "@effect/platform"
+import { type Layer, Schema } from "effect"
+import type { ScorerInvalid } from "../domain/Errors.js"
+import type { Scorer } from "./Scorer.js"
+import * as SimHeldOut from "./SimHeldOut.js"
+
+/** The simulated held-out scorer (SPEC §4); `shards` overrides the file's `evalShards`. */
+export const SimHeldOutSpec = Schema.Struct({
+  kind: Schema.Literal("sim-held-out"),
+  shards: Schema.optional(Schema.Number)
+})
+
+/** Any scorer spec. */
+export const ScorerSpec = Schema.Union(SimHeldOutSpec).annotations({ identifier: "ScorerSpec" })
+export type ScorerSpec = typeof ScorerSpec.Type
+
+/** The default scorer spec. */
+export const defaultSpec: ScorerSpec = { kind: "sim-held-out" }
+
+/** What building a scorer from a spec needs (checkpoint scorers read files). */
+export type BuildContext = FileSystem.FileSystem | Path.Path
+
+/** Turn a scorer spec into a layer; `shards` is the default shard count when the spec names none. */
+export const toLayer = (spec: ScorerSpec, shards: number): Layer.Layer<Scorer, ScorerInvalid, BuildContext> => {
+  switch (spec.kind) {
+    case "sim-held-out":
+      return SimHeldOut.layerWith({ shards: spec.shards ?? shards })
+  }
+}
