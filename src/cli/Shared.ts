@@ -48,8 +48,9 @@ const describe = (error: ParseResult.ParseError, source: string): BadInput | Rec
   const path = issue.path.map(String)
   const at = path.length === 0 ? "" : `at ${path.join(".")}: `
   const recipeAt = path.lastIndexOf("recipe")
-  const field = path[recipeAt + 1]
-  if (recipeAt >= 0 && field !== undefined) {
+  if (recipeAt >= 0) {
+    // a bad knob names the knob; a recipe that is not an object at all names "recipe"
+    const field = path[recipeAt + 1] ?? "recipe"
     return new RecipeInvalid({
       field,
       rule: issue._tag === "Unexpected"

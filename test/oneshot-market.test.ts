@@ -1,0 +1,127 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Either, Layer, Option, Ref } from "effect"
+import * as LocalSim from "../src/cluster/LocalSim.js"
+import { TrainingCluster } from "../src/cluster/TrainingCluster.js"
+import { BackendFailed } from "../src/domain/Errors.js"
+import { runOneShot } from "../src/market/OneShot.js"
+import { referenceCompetition } from "../src/market/Reference.js"
+import { Scorer } from "../src/scorer/Scorer.js"
+import * as SimHeldOut from "../src/scorer/SimHeldOut.js"
+
+/** A cluster double that trains like the simulator but records calls and fails for one recipe. */
+const recordingCluster = (calls: Ref.Ref<number>, failIslands?: number) =>
+  Layer.succeed(
+    TrainingCluster,
+    TrainingCluster.of({
+      id: "double",
+      isolation: "shared",
+      attestation: Option.none(),
+      train: (recipe, seed) =>
+        Ref.update(calls, (n) => n + 1).pipe(
+          Effect.zipRight(
+            recipe.islands === failIslands
+              ? Effect.fail(new BackendFailed({ backend: "double", exitCode: 3, stderrTail: "out of memory" }))
+              : Effect.succeed(LocalSim.trainUnchecked(recipe, seed))
+          )
+        )
+    })
+  )
+
+describe("one-shot market against swapped layers", () => {
+  it.effect("a cluster failure is a ClusterFailed naming the researcher, with the cause kept", () =>
+    Effect.gen(function*() {
+      const calls = yield* Ref.make(0)
+      const result = yield* runOneShot(referenceCompetition).pipe(
+        Effect.provide(Layer.merge(recordingCluster(calls, 8), SimHeldOut.layer)),
+        Effect.either
+      )
+      assert.isTrue(Either.isLeft(result))
+      if (Either.isLeft(result)) {
+        assert.strictEqual(result.left._tag, "ClusterFailed")
+        if (result.left._tag === "ClusterFailed") {
+          assert.strictEqual(result.left.researcher, "scale-islands")
+          assert.strictEqual(result.left.error._tag, "BackendFailed")
+          assert.include(result.left.message, "scale-islands")
+        }
+      }
+    }))
+
+  it.effect("a bad reward or incoherent knobs fail before any training", () =>
+    Effect.gen(function*() {
+      const calls = yield* Ref.make(0)
+      const layer = Layer.merge(recordingCluster(calls), SimHeldOut.layer)
+      const overWeight = yield* runOneShot({
+        ...referenceCompetition,
+        reward: { kind: "snapshot-top-k", weightsBps: [9000, 2000] }
+      }).pipe(Effect.provide(layer), Effect.flip)
+      assert.strictEqual(overWeight._tag, "RewardInvalid")
+      const continuous = yield* runOneShot({
+        ...referenceCompetition,
+        reward: { kind: "record-bounty", epsilonMicros: 1000n, weiPerMicro: 1n }
+      }).pipe(Effect.provide(layer), Effect.flip)
+      assert.strictEqual(continuous._tag, "UnsupportedReward")
+      const incoherent = yield* runOneShot({
+        ...referenceCompetition,
+        knobs: { structure: "collaborative", cadence: "continuous" }
+      }).pipe(Effect.provide(layer), Effect.flip)
+      assert.strictEqual(incoherent._tag, "KnobsIncoherent")
+      assert.strictEqual(yield* Ref.get(calls), 0)
+    }))
+
+  it.effect("a cluster that returns a different recipe than it was asked to train is caught", () =>
+    Effect.gen(function*() {
+      const lying = Layer.succeed(
+        TrainingCluster,
+        TrainingCluster.of({
+          id: "liar",
+          isolation: "shared",
+          attestation: Option.none(),
+          train: (recipe, seed) => Effect.succeed(LocalSim.trainUnchecked({ ...recipe, islands: 64 }, seed))
+        })
+      )
+      const error = yield* runOneShot(referenceCompetition).pipe(
+        Effect.provide(Layer.merge(lying, SimHeldOut.layer)),
+        Effect.flip
+      )
+      assert.strictEqual(error._tag, "ArtifactInvalid")
+    }))
+
+  it.effect("the referee, not the cluster's claim, decides: a scorer double reverses the ranking", () =>
+    Effect.gen(function*() {
+      // A referee that scores by islands only: fewer islands is better.
+      const referee = Layer.succeed(
+        Scorer,
+        Scorer.of({
+          id: "double",
+          shards: 16,
+          measure: (artifact) => {
+            const value = -artifact.recipe.islands
+            return Effect.succeed({ value, ciLower: value - 0.001, ciUpper: value + 0.001, n: 16, cost: 16 })
+          }
+        })
+      )
+      const outcome = yield* runOneShot({
+        ...referenceCompetition,
+        baseline: { ...referenceCompetition.baseline, recipe: { ...referenceCompetition.baseline.recipe, islands: 10 } },
+        reward: { kind: "terminal-prize" }
+      }).pipe(Effect.provide(Layer.merge(LocalSim.layer, referee)))
+      // islands 4 (three researchers tie on delta 6 and ciLower) rank by name; islands 8 is last
+      assert.deepStrictEqual(outcome.ranked.map((r) => r.researcher), [
+        "bad-lr",
+        "comm-efficient",
+        "over-compress",
+        "too-large-H",
+        "scale-islands"
+      ])
+      assert.deepStrictEqual(outcome.payouts.map((p) => [p.researcher, p.wei]), [["bad-lr", 1_000_000n]])
+    }))
+
+  it.effect("concurrent training gives the same outcome as sequential", () =>
+    Effect.gen(function*() {
+      const layer = Layer.merge(LocalSim.layer, SimHeldOut.layer)
+      const sequential = yield* runOneShot(referenceCompetition).pipe(Effect.provide(layer))
+      const concurrent = yield* runOneShot({ ...referenceCompetition, concurrency: 5 }).pipe(Effect.provide(layer))
+      assert.deepStrictEqual(concurrent.payouts, sequential.payouts)
+      assert.deepStrictEqual(concurrent.ranked, sequential.ranked)
+    }))
+})
