@@ -3,15 +3,14 @@
  * Lines stream of artifacts (`--input file|-`) on a split.
  */
 import { Command, Options } from "@effect/cli"
-import { NodeSink } from "@effect/platform-node"
-import { Console, Effect, Option, Schema, Stream } from "effect"
+import { Console, Effect, Option, Schema } from "effect"
 import * as Artifact from "../domain/Artifact.js"
 import { ArtifactInvalid, BadInput } from "../domain/Errors.js"
 import type { Measurement, Split } from "../domain/Measurement.js"
 import { Scorer } from "../scorer/Scorer.js"
 import * as ScorerSpec from "../scorer/ScorerSpec.js"
 import { DEFAULT_SHARDS } from "../scorer/SimHeldOut.js"
-import { decode, inputLines, json, parseJson, readJsonArgument, reporting, stringify } from "./Shared.js"
+import { decode, json, readJsonArgument, reporting, stringify, transformJsonLines } from "./Shared.js"
 
 const artifact = Options.text("artifact").pipe(
   Options.withDescription("the artifact as JSON (as printed by `train --json`) or a path to a JSON file"),
@@ -72,26 +71,12 @@ const scoreOne = (text: string, on: Split, asJson: boolean) =>
   })
 
 const scoreStream = (path: string, on: Split, asJson: boolean) =>
-  Effect.gen(function*() {
-    const referee = yield* Scorer
-    let lineNumber = 0
-    yield* inputLines(path).pipe(
-      Stream.mapEffect((line) => {
-        lineNumber += 1
-        const source = `${path === "-" ? "stdin" : path} line ${lineNumber}`
-        if (line.trim() === "") return Effect.succeed(Option.none<string>())
-        return parseJson(line, source).pipe(
-          Effect.flatMap((parsed) => decodeArtifact(parsed, source)),
-          Effect.flatMap((value) => referee.measure(value, on)),
-          Effect.map((measured) => Option.some(`${render(measured, asJson)}\n`))
-        )
-      }),
-      Stream.filterMap((line) => line),
-      Stream.run(NodeSink.stdout),
-      Effect.catchTag("SystemError", "BadArgument", (error) =>
-        Effect.fail(new BadInput({ source: "stdout", reason: error.message })))
-    )
-  })
+  Effect.flatMap(Scorer, (referee) =>
+    transformJsonLines(path, (input, source) =>
+      decodeArtifact(input, source).pipe(
+        Effect.flatMap((value) => referee.measure(value, on)),
+        Effect.map((measured) => render(measured, asJson))
+      )))
 
 /** The `score` subcommand. */
 export const command = Command.make(

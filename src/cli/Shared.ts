@@ -5,8 +5,8 @@
  */
 import { Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { NodeStream } from "@effect/platform-node"
-import { Console, Data, Effect, ParseResult, Schema, Stream } from "effect"
+import { NodeSink, NodeStream } from "@effect/platform-node"
+import { Chunk, Console, Data, Effect, ParseResult, Schema, Sink, Stream } from "effect"
 import { BadInput, RecipeInvalid } from "../domain/Errors.js"
 
 /** `--json`: print exactly one JSON document (or JSON Lines for streams) on stdout. */
@@ -136,3 +136,36 @@ export const reporting = (asJson: boolean) =>
 
 /** Is stderr a terminal (progress is shown only there, never on --json stdout)? */
 export const stderrIsTerminal: Effect.Effect<boolean> = Effect.sync(() => process.stderr.isTTY === true)
+
+/**
+ * Transform a JSON Lines input (a file, or stdin for `-`) line by line, writing one
+ * output line per non-blank input line to stdout as it goes. Lines are handled a
+ * chunk at a time and written with backpressure, so memory stays flat for any
+ * input length. A bad line fails the command with an error naming its line number.
+ */
+export const transformJsonLines = <E, R>(
+  path: string,
+  handle: (input: unknown, source: string) => Effect.Effect<string, E, R>
+): Effect.Effect<void, E | BadInput, R | FileSystem.FileSystem> => {
+  const name = path === "-" ? "stdin" : path
+  let lineNumber = 0
+  return inputLines(path).pipe(
+    Stream.mapChunksEffect((lines) =>
+      Effect.map(
+        Effect.forEach(lines, (line) => {
+          lineNumber += 1
+          if (line.trim() === "") return Effect.succeed("")
+          const source = `${name} line ${lineNumber}`
+          return parseJson(line, source).pipe(
+            Effect.flatMap((input) => handle(input, source)),
+            Effect.map((output) => `${output}\n`)
+          )
+        }),
+        (outputs) => Chunk.of(outputs.join(""))
+      )
+    ),
+    Stream.run(stdoutSink)
+  )
+}
+
+const stdoutSink = Sink.mapError(NodeSink.stdout, (error) => new BadInput({ source: "stdout", reason: error.message }))

@@ -3,8 +3,7 @@
  * of `{"recipe","seed"}` (`--input file|-`) on a cluster, printing artifacts.
  */
 import { Command, Options } from "@effect/cli"
-import { NodeSink } from "@effect/platform-node"
-import { Console, Effect, Layer, Option, Schema, Stream } from "effect"
+import { Console, Effect, Layer, Option, Schema } from "effect"
 import * as ClusterSpec from "../cluster/ClusterSpec.js"
 import { TrainingCluster } from "../cluster/TrainingCluster.js"
 import * as Artifact from "../domain/Artifact.js"
@@ -12,7 +11,7 @@ import { BadInput } from "../domain/Errors.js"
 import { Seed } from "../domain/Money.js"
 import { decodeRecipe, Recipe } from "../domain/Recipe.js"
 import * as Progress from "./Progress.js"
-import { decode, inputLines, json, parseJson, readJsonArgument, reporting, stringify } from "./Shared.js"
+import { decode, json, parseJson, readJsonArgument, reporting, stringify, transformJsonLines } from "./Shared.js"
 
 const recipe = Options.text("recipe").pipe(
   Options.withDescription("the recipe as JSON: {\"islands\",\"innerSteps\",\"innerLr\",\"outerLr\",\"keepFraction\"}"),
@@ -68,26 +67,12 @@ const trainOne = (recipeText: string, seedText: string, asJson: boolean) =>
   })
 
 const trainStream = (path: string, asJson: boolean) =>
-  Effect.gen(function*() {
-    const trainer = yield* TrainingCluster
-    let lineNumber = 0
-    yield* inputLines(path).pipe(
-      Stream.mapEffect((line) => {
-        lineNumber += 1
-        const source = `${path === "-" ? "stdin" : path} line ${lineNumber}`
-        if (line.trim() === "") return Effect.succeed(Option.none<string>())
-        return parseJson(line, source).pipe(
-          Effect.flatMap(decode(TrainLine, source)),
-          Effect.flatMap((entry) => trainer.train(entry.recipe, entry.seed)),
-          Effect.map((artifact) => Option.some(`${render(artifact, asJson)}\n`))
-        )
-      }),
-      Stream.filterMap((line) => line),
-      Stream.run(NodeSink.stdout),
-      Effect.catchTag("SystemError", "BadArgument", (error) =>
-        Effect.fail(new BadInput({ source: "stdout", reason: error.message })))
-    )
-  })
+  Effect.flatMap(TrainingCluster, (trainer) =>
+    transformJsonLines(path, (input, source) =>
+      decode(TrainLine, source)(input).pipe(
+        Effect.flatMap((entry) => trainer.train(entry.recipe, entry.seed)),
+        Effect.map((artifact) => render(artifact, asJson))
+      )))
 
 /** The `train` subcommand. */
 export const command = Command.make(
