@@ -11,7 +11,9 @@ export * as Money from "./domain/Money.js"
 export * as Recipe from "./domain/Recipe.js"
 
 export * as ClusterSpec from "./cluster/ClusterSpec.js"
+export * as HierarchicalCluster from "./cluster/Hierarchical.js"
 export * as LocalSimCluster from "./cluster/LocalSim.js"
+export * as SealedCluster from "./cluster/Sealed.js"
 export { TrainingCluster, TrainingProgress } from "./cluster/TrainingCluster.js"
 export type { Isolation, ProgressEvent } from "./cluster/TrainingCluster.js"
 
@@ -21,6 +23,9 @@ export * as ScorerSpec from "./scorer/ScorerSpec.js"
 
 export * as Knobs from "./market/Knobs.js"
 export * as Market from "./market/Market.js"
+export * as PrivateMarket from "./market/Private.js"
 export * as Reward from "./market/Reward.js"
 
+export * as Attestation from "./attestation/Attestation.js"
 export * as AttestationReport from "./attestation/Report.js"
+export * as Privacy from "./attestation/Privacy.js"

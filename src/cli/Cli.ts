@@ -2,6 +2,7 @@
  * The `trainmarket` command tree. Each subcommand lives in its own module.
  */
 import { Command } from "@effect/cli"
+import * as Attest from "./Attest.js"
 import * as Compete from "./Compete.js"
 import * as Demo from "./Demo.js"
 import * as Score from "./Score.js"
@@ -14,7 +15,8 @@ export const root = Command.make("trainmarket").pipe(
     Demo.command,
     Train.command,
     Score.command,
-    Compete.command
+    Compete.command,
+    Attest.command
   ])
 )
 

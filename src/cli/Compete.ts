@@ -4,12 +4,14 @@
  */
 import { Args, Command } from "@effect/cli"
 import { Console, Effect, Layer, Schema } from "effect"
+import * as Attestation from "../attestation/Attestation.js"
 import * as ClusterSpec from "../cluster/ClusterSpec.js"
 import { defaultGate, Gate } from "../domain/Measurement.js"
 import { Seed, Wei } from "../domain/Money.js"
 import { Recipe } from "../domain/Recipe.js"
 import * as Knobs from "../market/Knobs.js"
 import { type OneShotOutcome, type OneShotSpec, runOneShot } from "../market/OneShot.js"
+import { PrivacySpec, type PrivateOutcome, runPrivate } from "../market/Private.js"
 import * as Reward from "../market/Reward.js"
 import * as ScorerSpec from "../scorer/ScorerSpec.js"
 import { DEFAULT_SHARDS } from "../scorer/SimHeldOut.js"
@@ -30,7 +32,8 @@ export const CompetitionFile = Schema.Struct({
   baseline: Schema.Struct({ recipe: Recipe, seed: Seed }),
   researchers: Schema.Array(Schema.Struct({ name: Schema.String, seed: Seed, recipe: Recipe })),
   knobs: Schema.optional(Knobs.Knobs),
-  scorer: Schema.optional(ScorerSpec.ScorerSpec)
+  scorer: Schema.optional(ScorerSpec.ScorerSpec),
+  privacy: Schema.optional(PrivacySpec)
 }).annotations({ identifier: "CompetitionFile" })
 export type CompetitionFile = typeof CompetitionFile.Type
 
@@ -52,6 +55,14 @@ export const outcomeJson = (outcome: OneShotOutcome) => ({
   winners: outcome.winners
 })
 
+/** The JSON document `compete --json` prints for a private competition. */
+export const privateOutcomeJson = (outcome: PrivateOutcome) => ({
+  ...outcomeJson(outcome),
+  feedback: outcome.feedback,
+  attestationHashes: outcome.attestationHashes,
+  attestationVerdict: outcome.attestationVerdict
+})
+
 /** The cluster and scorer layers a competition file names. */
 export const layersOf = (file: CompetitionFile) =>
   Layer.merge(
@@ -68,6 +79,18 @@ export const command = Command.make(
   (options) =>
     Effect.gen(function*() {
       const competition = yield* readJsonFile(CompetitionFile, options.file)
+      if (competition.privacy !== undefined) {
+        const outcome = yield* runPrivate(toSpec(competition), competition.privacy).pipe(
+          Effect.provide(Layer.provideMerge(Attestation.layer, layersOf(competition)))
+        )
+        yield* Progress.finish
+        if (options.json) return yield* printJson(privateOutcomeJson(outcome))
+        for (const line of leaderboard(outcome, competition.poolWei)) yield* Console.log(line)
+        return yield* Console.log(
+          `attestation: ${outcome.attestationVerdict}; every candidate's evidence commits referee report ` +
+            (outcome.attestationHashes[0]?.hash ?? "(no candidates)")
+        )
+      }
       const outcome = yield* runOneShot(toSpec(competition)).pipe(Effect.provide(layersOf(competition)))
       yield* Progress.finish
       if (options.json) return yield* printJson(outcomeJson(outcome))

@@ -6,7 +6,11 @@
 import type { CommandExecutor, FileSystem, Path } from "@effect/platform"
 import { Layer, Schema } from "effect"
 import { ClusterInvalid } from "../domain/Errors.js"
+import * as Hierarchical from "./Hierarchical.js"
 import * as LocalSim from "./LocalSim.js"
+import * as Prime from "./Prime.js"
+import * as Psyche from "./Psyche.js"
+import * as Sealed from "./Sealed.js"
 import type { TrainingCluster } from "./TrainingCluster.js"
 
 /** The built-in deterministic simulator. */
@@ -27,7 +31,7 @@ export interface SealedSpec {
 }
 
 /** Any cluster spec. */
-export type ClusterSpec = LocalSimSpec | HierarchicalSpec | SealedSpec
+export type ClusterSpec = LocalSimSpec | HierarchicalSpec | SealedSpec | Prime.PrimeSpec | Psyche.PsycheSpec
 
 const HierarchicalSpecSchema: Schema.Schema<HierarchicalSpec> = Schema.Struct({
   kind: Schema.Literal("hierarchical"),
@@ -44,7 +48,9 @@ const SealedSpecSchema: Schema.Schema<SealedSpec> = Schema.Struct({
 export const ClusterSpec: Schema.Schema<ClusterSpec> = Schema.Union(
   LocalSimSpec,
   HierarchicalSpecSchema,
-  SealedSpecSchema
+  SealedSpecSchema,
+  Prime.PrimeSpec,
+  Psyche.PsycheSpec
 ).annotations({ identifier: "ClusterSpec" })
 
 /** What building a cluster from a spec can fail with. */
@@ -59,7 +65,16 @@ export const toLayer = (spec: ClusterSpec): Layer.Layer<TrainingCluster, BuildEr
     case "local-sim":
       return LocalSim.layer
     case "hierarchical":
+      return Hierarchical.layer({
+        crossSyncInterval: spec.crossSyncInterval,
+        concurrency: spec.concurrency,
+        inner: spec.inner.map(toLayer)
+      })
     case "sealed":
-      return Layer.fail(new ClusterInvalid({ reason: `cluster kind "${spec.kind}" is not available in this build` }))
+      return Sealed.layer(toLayer(spec.inner))
+    case "prime":
+      return Prime.layer(spec)
+    case "psyche":
+      return Psyche.layer(spec)
   }
 }

@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+// Benchmark of the CPU DiLoCo trainer (dist/trainer, so run `npm run build` first):
+//   - throughput: training tokens per second per island (and in total),
+//   - communication: bytes one outer sync sends, dense vs compressed at keepFraction 1, 0.1, 0.01
+//     (read from the trainer's own sync events),
+//   - quality: held-out loss of trained checkpoints vs the source's entropy floor for the
+//     reference budget (the default config), scored by the referee's evaluator,
+//   - wall time of the bare config through the real executable (process start-up included).
+// `benchTrainer()` returns one object; run directly it prints it (`--json`: one JSON document).
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const dist = (file) => pathToFileURL(path.join(root, "dist", "trainer", file)).href
+
+const baseline = { islands: 1, innerSteps: 1, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }
+
+/** Recipes scored for held-out loss at the reference budget. */
+const qualityRecipes = [
+  { name: "baseline", recipe: baseline },
+  { name: "diloco-4x16", recipe: { islands: 4, innerSteps: 16, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 } },
+  { name: "diloco-8x32-keep0.1", recipe: { islands: 8, innerSteps: 32, innerLr: 0.003, outerLr: 0.7, keepFraction: 0.1 } }
+]
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length
+const sd = (xs) => {
+  const m = mean(xs)
+  return xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1)) : 0
+}
+const round = (x, digits = 4) => Number(x.toFixed(digits))
+
+/**
+ * Run the trainer benchmark. Options: `shards` and `tokensPerShard` of the held-out
+ * evaluation (default 16 x 1024), `throughputBudget` (inner steps per island of the
+ * throughput run, default 512).
+ */
+export async function benchTrainer(options = {}) {
+  const shards = options.shards ?? 16
+  const tokensPerShard = options.tokensPerShard ?? 1024
+  const throughputBudget = options.throughputBudget ?? 512
+  const { train } = await import(dist("Train.js"))
+  const { decodeRunConfig, runDefaults } = await import(dist("RunConfig.js"))
+  const { heldOutShards, evaluateCheckpoint } = await import(dist("Evaluate.js"))
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "bench-trainer-"))
+  const config = (body) => {
+    const decoded = decodeRunConfig(body)
+    if (decoded._tag === "Left") throw decoded.left
+    return decoded.right
+  }
+  try {
+    // Warm the backend and the JIT so the first measured run is not charged for them.
+    await train(config({ recipe: baseline, seed: "0", outDir: path.join(work, "warm"), budget: 16 }), () => {})
+
+    const throughputRecipe = { islands: 4, innerSteps: 32, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }
+    const fast = await train(
+      config({ recipe: throughputRecipe, seed: "0", outDir: path.join(work, "throughput"), budget: throughputBudget, devTokens: 0 }),
+      () => {}
+    )
+    const throughput = {
+      backend: fast.done.backend,
+      recipe: throughputRecipe,
+      budget: throughputBudget,
+      batchSize: runDefaults.batchSize,
+      tokensPerSecondPerIsland: round(fast.done.tokensPerSecondPerIsland, 0),
+      tokensPerSecond: round(fast.done.tokensPerSecond, 0),
+      msPerInnerStep: round((1000 * fast.done.trainSeconds) / (throughputBudget * throughputRecipe.islands), 3)
+    }
+
+    const bytesPerSync = []
+    for (const keepFraction of [1, 0.1, 0.01]) {
+      let sync
+      await train(
+        config({
+          recipe: { islands: 1, innerSteps: 1, innerLr: 0.003, outerLr: 0.7, keepFraction },
+          seed: "0",
+          outDir: path.join(work, `bytes-${keepFraction}`),
+          budget: 1,
+          devTokens: 0
+        }),
+        (event) => {
+          if (event.event === "sync") sync = event
+        }
+      )
+      bytesPerSync.push({
+        keepFraction,
+        bytesDensePerIsland: sync.bytesDense,
+        bytesSentPerIsland: sync.bytesSent,
+        ratio: round(sync.bytesSent / sync.bytesDense, 4)
+      })
+    }
+
+    const data = { kind: "markov", order: 2, alphabet: 8, seed: 0n }
+    const evalShards = heldOutShards(data, shards, tokensPerShard)
+    const heldOut = []
+    for (const { name, recipe } of qualityRecipes) {
+      const run = await train(config({ recipe, seed: "1", outDir: path.join(work, name) }), () => {})
+      const losses = evaluateCheckpoint(run.done.checkpoint, data, evalShards)
+      heldOut.push({
+        name,
+        recipe,
+        budget: runDefaults.budget,
+        heldOutLoss: round(mean(losses)),
+        ci95: round((1.96 * sd(losses)) / Math.sqrt(losses.length)),
+        entropyFloor: round(run.done.entropyFloor),
+        uniformLoss: round(run.done.uniformLoss),
+        excessOverFloor: round(mean(losses) - run.done.entropyFloor),
+        trainSeconds: round(run.done.trainSeconds, 2)
+      })
+    }
+
+    // The bare config through the executable: what a cluster pays per recipe.
+    const bareFile = path.join(work, "bare.json")
+    fs.writeFileSync(bareFile, JSON.stringify({ recipe: baseline, seed: "0", outDir: path.join(work, "bare") }))
+    const started = performance.now()
+    const bare = spawnSync(process.execPath, [path.join(root, "dist", "trainer", "bin.js"), "--config", bareFile], {
+      encoding: "utf8"
+    })
+    const bareWallSeconds = (performance.now() - started) / 1000
+    if (bare.status !== 0) throw new Error(`trainer failed: ${bare.stderr}`)
+    const done = JSON.parse(bare.stdout.trim().split("\n").at(-1))
+
+    return {
+      throughput,
+      bytesPerSync,
+      heldOut,
+      bareConfig: {
+        wallSeconds: round(bareWallSeconds, 2),
+        trainSeconds: round(done.trainSeconds, 2),
+        devLoss: round(done.devLoss),
+        entropyFloor: round(done.entropyFloor)
+      },
+      evaluation: { shards, tokensPerShard }
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+}
+
+const print = (result) => {
+  const t = result.throughput
+  console.log(`trainer (${t.backend}): ${t.tokensPerSecondPerIsland} tokens/s per island, ${t.tokensPerSecond} tokens/s total, ${t.msPerInnerStep} ms per inner step (batch ${t.batchSize})`)
+  for (const b of result.bytesPerSync) {
+    console.log(`  bytes per sync per island at keepFraction ${b.keepFraction}: ${b.bytesSentPerIsland} of ${b.bytesDensePerIsland} dense (${(100 * b.ratio).toFixed(1)}%)`)
+  }
+  for (const h of result.heldOut) {
+    console.log(`  ${h.name.padEnd(20)} held-out ${h.heldOutLoss} ± ${h.ci95} nats (floor ${h.entropyFloor}, uniform ${h.uniformLoss}, excess ${h.excessOverFloor}) in ${h.trainSeconds} s`)
+  }
+  const b = result.bareConfig
+  console.log(`  bare config: ${b.wallSeconds} s wall through the executable (${b.trainSeconds} s training), dev loss ${b.devLoss}`)
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const result = await benchTrainer()
+  if (process.argv.includes("--json")) console.log(JSON.stringify(result))
+  else print(result)
+}

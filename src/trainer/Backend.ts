@@ -1,0 +1,42 @@
+/**
+ * Starting the tensor backend. WebAssembly (XNNPACK) is about 4x faster than the pure
+ * JavaScript cpu backend here; its .wasm files are loaded from the installed package
+ * so training works offline. If wasm cannot start, the cpu backend runs instead, and
+ * the caller reports which one ran.
+ */
+import { createRequire } from "node:module"
+import * as path from "node:path"
+import * as tf from "@tensorflow/tfjs-core"
+import "@tensorflow/tfjs-backend-cpu"
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm"
+
+/** A backend the trainer can run on. */
+export type BackendName = "wasm" | "cpu"
+
+const wasmDistDir = (): string => {
+  const require = createRequire(import.meta.url)
+  return `${path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json"))}${path.sep}dist${path.sep}`
+}
+
+const trySet = async (name: BackendName): Promise<boolean> => {
+  try {
+    return await tf.setBackend(name)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Make `preferred` the active backend (falling back from wasm to cpu), with tfjs in
+ * production mode (no per-op NaN checks, no console banners). Returns the backend
+ * that is active.
+ */
+export const initBackend = async (preferred: BackendName): Promise<BackendName> => {
+  tf.enableProdMode()
+  if (preferred === "wasm") {
+    setWasmPaths(wasmDistDir())
+    if (await trySet("wasm")) return "wasm"
+  }
+  if (await trySet("cpu")) return "cpu"
+  throw new Error("no tensor backend could start (wasm and cpu both failed)")
+}

@@ -1,0 +1,150 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import * as Either from "effect/Either"
+import {
+  decodeDataSpec,
+  entropyRate,
+  heldOutShards,
+  type MarkovChain,
+  markovChain,
+  type MarkovSpec,
+  openDataSource,
+  stationaryDistribution
+} from "../../src/trainer/DataSource.js"
+import { DataInvalid } from "../../src/trainer/Errors.js"
+
+const h = (ps: ReadonlyArray<number>): number => -ps.reduce((total, p) => total + (p > 0 ? p * Math.log(p) : 0), 0)
+
+const markov = (order: number, alphabet: number, seed: bigint): MarkovSpec => ({ kind: "markov", order, alphabet, seed })
+
+describe("entropy floor of Markov chains", () => {
+  it("a two-state chain: stationary (5/6, 1/6), rate 5/6*H(0.9) + 1/6*ln 2", () => {
+    // P(0|0) = 0.9, P(1|0) = 0.1, P(0|1) = P(1|1) = 0.5; balance 0.1*pi0 = 0.5*pi1
+    const chain: MarkovChain = { order: 1, alphabet: 2, rows: Float64Array.of(0.9, 0.1, 0.5, 0.5) }
+    const pi = stationaryDistribution(chain)
+    assert.closeTo(pi[0] ?? NaN, 5 / 6, 1e-12)
+    assert.closeTo(pi[1] ?? NaN, 1 / 6, 1e-12)
+    const byHand = (5 / 6) * -(0.9 * Math.log(0.9) + 0.1 * Math.log(0.1)) + (1 / 6) * Math.log(2)
+    assert.closeTo(entropyRate(chain), byHand, 1e-12)
+  })
+
+  it("a periodic chain (0 -> 1 -> 0) still converges: rate 0", () => {
+    const chain: MarkovChain = { order: 1, alphabet: 2, rows: Float64Array.of(0, 1, 1, 0) }
+    const pi = stationaryDistribution(chain)
+    assert.closeTo(pi[0] ?? NaN, 0.5, 1e-12)
+    assert.closeTo(entropyRate(chain), 0, 1e-12)
+  })
+
+  it("an order-2 chain whose next symbol is a XOR b with probability 0.8: every row has entropy H(0.8)", () => {
+    // states (a, b) encode as 2a + b; row = [P(0), P(1)]
+    const rows = new Float64Array(8)
+    for (let a = 0; a < 2; a++) {
+      for (let b = 0; b < 2; b++) {
+        const x = a ^ b
+        rows[(2 * a + b) * 2 + x] = 0.8
+        rows[(2 * a + b) * 2 + (1 - x)] = 0.2
+      }
+    }
+    assert.closeTo(entropyRate({ order: 2, alphabet: 2, rows }), h([0.8, 0.2]), 1e-12)
+  })
+
+  it("seeded chains: rows are distributions, the floor lies strictly between 0 and ln(alphabet)", () => {
+    const chain = markovChain(markov(2, 8, 0n))
+    for (let s = 0; s < 64; s++) {
+      const row = chain.rows.subarray(s * 8, s * 8 + 8)
+      assert.closeTo(row.reduce((a, b) => a + b, 0), 1, 1e-12)
+      assert.isTrue(row.every((p) => p > 0))
+    }
+    const floor = entropyRate(chain)
+    assert.isTrue(floor > 0.3 && floor < Math.log(8) - 0.5, `floor ${floor}`)
+    assert.deepStrictEqual(markovChain(markov(2, 8, 0n)).rows, chain.rows)
+    assert.notDeepEqual(markovChain(markov(2, 8, 1n)).rows, chain.rows)
+  })
+
+  it("empirical frequencies of a long held-out walk match the chain (the streams sample the chain)", () => {
+    const spec = markov(1, 3, 5n)
+    const chain = markovChain(spec)
+    const [shard] = heldOutShards(spec, 1, 200_000, 1)
+    assert.isDefined(shard)
+    const counts = new Float64Array(9)
+    const tokens = shard?.tokens ?? new Int32Array(0)
+    for (let t = 1; t < tokens.length; t++) counts[(tokens[t - 1] ?? 0) * 3 + (tokens[t] ?? 0)]! += 1
+    for (let s = 0; s < 3; s++) {
+      const total = counts[s * 3]! + counts[s * 3 + 1]! + counts[s * 3 + 2]!
+      for (let c = 0; c < 3; c++) assert.closeTo(counts[s * 3 + c]! / total, chain.rows[s * 3 + c]!, 0.02)
+    }
+  })
+})
+
+const same = (a: Int32Array, b: Int32Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
+
+describe("splits", () => {
+  it("markov: train streams per island, dev and held-out shards are distinct seeded streams; held-out is reproducible", () => {
+    const spec = markov(2, 8, 3n)
+    const source = openDataSource(spec)
+    const streams = [0, 1].map((island) => source.trainStream(7n, island, 2, 4).nextBatch(256).targets)
+    const dev = source.devShard(256, 4).tokens.subarray(4)
+    const held = heldOutShards(spec, 3, 256, 4).map((s) => s.tokens.subarray(4))
+    const all = [...streams, dev, ...held]
+    for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) assert.isFalse(same(all[i]!, all[j]!), `${i} vs ${j}`)
+    const again = heldOutShards(spec, 3, 256, 4)
+    held.forEach((tokens, i) => assert.isTrue(same(tokens, again[i]?.tokens.subarray(4) ?? new Int32Array(0))))
+    // a different run seed changes the training stream, never the held-out split
+    assert.isFalse(same(streams[0]!, source.trainStream(8n, 0, 2, 4).nextBatch(256).targets))
+  })
+
+  it("markov: a batch's contexts are the symbols before each target", () => {
+    const source = openDataSource(markov(2, 8, 1n))
+    const batch = source.trainStream(0n, 0, 1, 3).nextBatch(50)
+    for (let b = 1; b < 50; b++) {
+      // consecutive windows of one walk: the window of b ends with target b-1
+      assert.strictEqual(batch.contexts[b * 3 + 2], batch.targets[b - 1])
+      assert.strictEqual(batch.contexts[b * 3 + 1], batch.contexts[(b - 1) * 3 + 2])
+    }
+  })
+
+  it("text: vocabulary from the file, disjoint train/dev/held-out regions", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "trainer-text-"))
+    const file = path.join(dir, "corpus.txt")
+    // 1000 characters: train 0..799 uses only 'a'/'b', dev 800..899 only 'c', held-out 900..999 only 'd'
+    const text = "ab".repeat(400) + "c".repeat(100) + "d".repeat(100)
+    fs.writeFileSync(file, text)
+    const source = openDataSource({ kind: "text", path: file })
+    assert.deepStrictEqual(source.vocabulary, ["a", "b", "c", "d"])
+    assert.isUndefined(source.entropyFloor)
+    for (let island = 0; island < 2; island++) {
+      const batch = source.trainStream(1n, island, 2, 5).nextBatch(500)
+      assert.isTrue(batch.targets.every((t) => t <= 1) && batch.contexts.every((t) => t <= 1))
+    }
+    const dev = source.devShard(1000, 5)
+    assert.isTrue(dev.tokens.every((t) => t === 2))
+    assert.strictEqual(dev.tokens.length, 100)
+    const held = heldOutShards({ kind: "text", path: file }, 4, 1000, 5)
+    assert.strictEqual(held.length, 4)
+    for (const shard of held) {
+      assert.isTrue(shard.tokens.every((t) => t === 3))
+      assert.strictEqual(shard.tokens.length, 25)
+    }
+    try {
+      heldOutShards({ kind: "text", path: file }, 4, 10, 64)
+      assert.fail("a held-out region shorter than the history must be refused")
+    } catch (error) {
+      assert.instanceOf(error, DataInvalid)
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("data specs: defaults filled in, unknown fields and oversized tables rejected", () => {
+    const ok = decodeDataSpec({ kind: "markov" })
+    assert.isTrue(Either.isRight(ok))
+    if (Either.isRight(ok)) assert.deepStrictEqual(ok.right, { kind: "markov", order: 2, alphabet: 8, seed: 0n })
+    const typo = decodeDataSpec({ kind: "markov", ordr: 3 })
+    assert.isTrue(Either.isLeft(typo))
+    if (Either.isLeft(typo)) assert.include(typo.left.message, "ordr")
+    assert.isTrue(Either.isLeft(decodeDataSpec({ kind: "markov", order: 8, alphabet: 256 })))
+    assert.isTrue(Either.isLeft(decodeDataSpec({ kind: "markov", seed: "-1" })))
+    assert.isTrue(Either.isLeft(decodeDataSpec({ kind: "markov", seed: "18446744073709551616" })))
+  })
+})
