@@ -3,8 +3,11 @@
  */
 import { Command } from "@effect/cli"
 import * as Attest from "./Attest.js"
+import * as Backends from "./Backends.js"
 import * as Compete from "./Compete.js"
 import * as Demo from "./Demo.js"
+import * as Market from "./Market.js"
+import * as Panel from "./Panel.js"
 import * as Score from "./Score.js"
 import * as Train from "./Train.js"
 
@@ -16,7 +19,10 @@ export const root = Command.make("trainmarket").pipe(
     Train.command,
     Score.command,
     Compete.command,
-    Attest.command
+    Attest.command,
+    Market.command,
+    Panel.command,
+    Backends.command
   ])
 )
 

@@ -6,6 +6,7 @@
 import type { CommandExecutor, FileSystem, Path } from "@effect/platform"
 import { Layer, Schema } from "effect"
 import { ClusterInvalid } from "../domain/Errors.js"
+import * as CpuDiloco from "./CpuDiloco.js"
 import * as Hierarchical from "./Hierarchical.js"
 import * as LocalSim from "./LocalSim.js"
 import * as Prime from "./Prime.js"
@@ -31,7 +32,13 @@ export interface SealedSpec {
 }
 
 /** Any cluster spec. */
-export type ClusterSpec = LocalSimSpec | HierarchicalSpec | SealedSpec | Prime.PrimeSpec | Psyche.PsycheSpec
+export type ClusterSpec =
+  | LocalSimSpec
+  | HierarchicalSpec
+  | SealedSpec
+  | Prime.PrimeSpec
+  | Psyche.PsycheSpec
+  | CpuDiloco.CpuDilocoSpec
 
 const HierarchicalSpecSchema: Schema.Schema<HierarchicalSpec> = Schema.Struct({
   kind: Schema.Literal("hierarchical"),
@@ -50,7 +57,8 @@ export const ClusterSpec: Schema.Schema<ClusterSpec> = Schema.Union(
   HierarchicalSpecSchema,
   SealedSpecSchema,
   Prime.PrimeSpec,
-  Psyche.PsycheSpec
+  Psyche.PsycheSpec,
+  CpuDiloco.CpuDilocoSpec
 ).annotations({ identifier: "ClusterSpec" })
 
 /** What building a cluster from a spec can fail with. */
@@ -76,5 +84,7 @@ export const toLayer = (spec: ClusterSpec): Layer.Layer<TrainingCluster, BuildEr
       return Prime.layer(spec)
     case "psyche":
       return Psyche.layer(spec)
+    case "cpu-diloco":
+      return CpuDiloco.layerWith(spec)
   }
 }

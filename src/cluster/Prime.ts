@@ -62,10 +62,11 @@ export const TRAIN_SCRIPT = "src/zeroband/train.py"
 
 /** Model size presets prime knows (`name_model`). */
 export const ModelPreset = Schema.Literal("debugmodel", "70M", "150M", "271M", "1B", "7B", "10B", "13B", "26B", "70B")
+  .annotations({ message: () => ({ message: "must be one of debugmodel, 70M, 150M, 271M, 1B, 7B, 10B, 13B, 26B, 70B", override: true }) })
 export type ModelPreset = typeof ModelPreset.Type
 
 /** Model families prime knows (`type_model`). */
-export const ModelType = Schema.Literal("llama2", "llama3")
+export const ModelType = Schema.Literal("llama2", "llama3").annotations({ message: () => ({ message: "must be llama2 or llama3", override: true }) })
 export type ModelType = typeof ModelType.Type
 
 /** The options of `{"kind":"prime",…}` (SPEC §14); every field is optional. */
@@ -436,7 +437,10 @@ export const make = (
     const context = yield* Effect.context<CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path>()
     const publish = yield* progressSink
 
-    const train = (input: Recipe, seed: bigint): Effect.Effect<TrainedArtifact, ClusterError, FileSystem.FileSystem | CommandExecutor.CommandExecutor> =>
+    const train = (
+      input: Recipe,
+      seed: bigint
+    ): Effect.Effect<TrainedArtifact, ClusterError, FileSystem.FileSystem | CommandExecutor.CommandExecutor> =>
       Effect.gen(function*() {
         const recipe = yield* decodeRecipe(input)
         const trainSeed = seed & 0xffffffffffffffffn

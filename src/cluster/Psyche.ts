@@ -36,7 +36,6 @@ import {
   BackendUnavailable,
   CheckpointMalformed,
   type ClusterError,
-  type ClusterInvalid,
   RecipeUnsupported
 } from "../domain/Errors.js"
 import { decodeRecipe, type Recipe } from "../domain/Recipe.js"
@@ -663,5 +662,5 @@ export const make = (
 /** The Psyche cluster as a layer (options decoded from `{"kind":"psyche",…}` or built in code). */
 export const layer = (
   options: PsycheOptions
-): Layer.Layer<TrainingCluster, ClusterInvalid, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
+): Layer.Layer<TrainingCluster, never, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
   Layer.effect(TrainingCluster, make(options))

@@ -5,6 +5,7 @@
 import type { FileSystem, Path } from "@effect/platform"
 import { type Layer, Schema } from "effect"
 import type { ScorerInvalid } from "../domain/Errors.js"
+import * as CheckpointScorer from "./CheckpointScorer.js"
 import type { Scorer } from "./Scorer.js"
 import * as SimHeldOut from "./SimHeldOut.js"
 
@@ -15,7 +16,7 @@ export const SimHeldOutSpec = Schema.Struct({
 })
 
 /** Any scorer spec. */
-export const ScorerSpec = Schema.Union(SimHeldOutSpec).annotations({ identifier: "ScorerSpec" })
+export const ScorerSpec = Schema.Union(SimHeldOutSpec, CheckpointScorer.CheckpointSpec).annotations({ identifier: "ScorerSpec" })
 export type ScorerSpec = typeof ScorerSpec.Type
 
 /** The default scorer spec. */
@@ -29,5 +30,7 @@ export const toLayer = (spec: ScorerSpec, shards: number): Layer.Layer<Scorer, S
   switch (spec.kind) {
     case "sim-held-out":
       return SimHeldOut.layerWith({ shards: spec.shards ?? shards })
+    case "checkpoint":
+      return CheckpointScorer.layerWith({ ...spec, shards: spec.shards ?? shards })
   }
 }

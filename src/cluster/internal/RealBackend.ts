@@ -14,6 +14,7 @@ import * as Subprocess from "./Subprocess.js"
 
 /** The name of a recipe knob, as listed in an `ignore` option and in an artifact's `notApplied`. */
 export const RecipeField = Schema.Literal("islands", "innerSteps", "innerLr", "outerLr", "keepFraction")
+  .annotations({ message: () => ({ message: "must be a recipe knob: islands, innerSteps, innerLr, outerLr or keepFraction", override: true }) })
 export type RecipeField = typeof RecipeField.Type
 
 /** An integer in `min..max`. */

@@ -27,6 +27,11 @@
  *     })
  *     yield* run.pipe(Subprocess.withDeadline({ clusterId, deadlineMillis }))
  *
+ * `runAll` is that pattern in one call; `probe` runs a short query such as `--version`;
+ * `onRealClock` is for waits that poll the outside world (a port, a file) so that a
+ * test can drive the deadline with `TestClock` while real processes run at their pace.
+ * The kill grace period is always real time.
+ *
  * Process groups and `/proc` make this module POSIX-specific, like the backends it serves.
  */
 import { Command, type CommandExecutor } from "@effect/platform"

@@ -1,0 +1,411 @@
+/**
+ * The `cpu-diloco` backend (SPEC §13, §14): real DiLoCo training on this machine's CPU.
+ *
+ * A recipe becomes one run config for the package's own trainer (`trainmarket-trainer`,
+ * `src/trainer/bin.ts`), written into a fresh run directory; the trainer is launched
+ * through `Command` with an argument vector and supervised like the framework backends
+ * (`internal/Subprocess.ts`): its JSON Lines progress is streamed to the optional
+ * `TrainingProgress` sink (step, loss, bytes sent), a run past its deadline is killed
+ * and reported as `TrainingTimeout`, interruption kills it, a missing executable is
+ * `BackendUnavailable`, a non-zero exit `BackendFailed`, and a run that leaves no valid
+ * final `done` event or no readable checkpoint of the recipe it was given
+ * `CheckpointMalformed`. The trainer is deterministic, so the same recipe and seed give
+ * the same checkpoint bytes. The loss it reports is provenance only: the checkpoint
+ * scorer (`scorer/CheckpointScorer.ts`) re-scores the weights on held-out data.
+ */
+import type { CommandExecutor } from "@effect/platform"
+import { FileSystem, Path } from "@effect/platform"
+import { Effect, Either, Layer, Ref, Schema } from "effect"
+import { fileURLToPath } from "node:url"
+import * as Artifact from "../domain/Artifact.js"
+import type { TrainedArtifact } from "../domain/Artifact.js"
+import {
+  BackendUnavailable,
+  CheckpointMalformed,
+  type ClusterError,
+  ClusterInvalid,
+  RecipeUnsupported
+} from "../domain/Errors.js"
+import { decodeRecipe, type Recipe } from "../domain/Recipe.js"
+import { type Checkpoint, decodeCheckpoint } from "../trainer/Checkpoint.js"
+import { DataSpec, decodeDataSpec, MAX_CONTEXT, openDataSource } from "../trainer/DataSource.js"
+import { encodeRunConfig, MAX_ISLANDS, runDefaults } from "../trainer/RunConfig.js"
+import {
+  commonOptionFields,
+  type CommonSettings,
+  commonSettings,
+  IntIn,
+  makeRunDirectory,
+  NonEmpty,
+  type Requirement,
+  runName,
+  sealing,
+  writeRunFile
+} from "./internal/RealBackend.js"
+import * as Subprocess from "./internal/Subprocess.js"
+import { progressSink, TrainingCluster } from "./TrainingCluster.js"
+
+/** The backend's name in errors. */
+export const BACKEND = "cpu-diloco"
+
+/** The cluster id recorded in artifacts. */
+export const clusterId = "cpu-diloco"
+
+/**
+ * A training data spec in its JSON form (`{"kind":"markov","order":2,"alphabet":8,"seed":"0"}`
+ * or `{"kind":"text","path":"corpus.txt"}`), checked in full by the trainer's own decoder.
+ */
+export const DataOption = Schema.encodedBoundSchema(DataSpec).pipe(
+  Schema.filter((input) => Either.match(decodeDataSpec(input), { onLeft: (error) => error.message, onRight: () => true }))
+)
+export type DataOption = typeof DataOption.Type
+
+/** The options of `{"kind":"cpu-diloco",…}`; every field is optional (defaults train one recipe in seconds). */
+export const CpuDilocoOptions = Schema.Struct({
+  ...commonOptionFields,
+  /**
+   * The trainer to run: an executable path (run directly, so it needs a shebang) or a
+   * name on `PATH`. Default: this package's `dist/trainer/bin.js`, run with this Node.
+   */
+  executable: Schema.optional(NonEmpty),
+  /** Inner steps per island; rounds = ceil(budget / innerSteps) (default 256). */
+  budget: Schema.optional(IntIn(1, 1_000_000)),
+  /** Targets per inner step per island (default 32). */
+  batchSize: Schema.optional(IntIn(1, 4096)),
+  /** Symbols of context per prediction (default 4). */
+  context: Schema.optional(IntIn(1, MAX_CONTEXT)),
+  /** Hidden ReLU units (default 128). */
+  hidden: Schema.optional(IntIn(1, 4096)),
+  /** Embedding width per symbol (default 16). */
+  embed: Schema.optional(IntIn(1, 1024)),
+  /** Training data (default: the seeded order-2 Markov chain over 8 symbols, data seed 0). */
+  data: Schema.optional(DataOption)
+})
+export type CpuDilocoOptions = typeof CpuDilocoOptions.Type
+
+/** The cluster spec `{"kind":"cpu-diloco",…}`; unknown fields are rejected. */
+export const CpuDilocoSpec = Schema.Struct({ kind: Schema.Literal("cpu-diloco"), ...CpuDilocoOptions.fields })
+  .annotations({ identifier: "CpuDilocoSpec", parseOptions: { onExcessProperty: "error" } })
+export type CpuDilocoSpec = typeof CpuDilocoSpec.Type
+
+/**
+ * Default deadline of one run: the default config trains in seconds, so a run still
+ * going after ten minutes of a bigger config is stuck rather than slow; raise it with
+ * `deadlineSeconds` for long budgets.
+ */
+export const DEFAULT_DEADLINE_SECONDS = 600
+
+/** How the trainer is launched: the program, and the arguments before `--config <file>`. */
+export interface Launcher {
+  readonly command: string
+  readonly prefix: ReadonlyArray<string>
+  /** A file that must exist before launching (the trainer script Node runs), if any. */
+  readonly script: string | undefined
+}
+
+/** The cpu-diloco options with defaults applied and paths made absolute. */
+export interface CpuDilocoSettings extends CommonSettings {
+  readonly launcher: Launcher
+  readonly budget: number
+  readonly batchSize: number
+  readonly context: number
+  readonly hidden: number
+  readonly embed: number
+  readonly data: DataSpec
+}
+
+/**
+ * Where the package's own trainer lives, relative to this module: `dist/trainer/bin.js`
+ * seen from `dist/cluster/CpuDiloco.js` (the library), from `dist/bin.js` (the bundled
+ * CLI), and from `src/cluster/CpuDiloco.ts` (the source tree, e.g. under a test runner).
+ */
+export const trainerCandidates = (moduleUrl: string = import.meta.url): ReadonlyArray<string> =>
+  ["../trainer/bin.js", "./trainer/bin.js", "../../dist/trainer/bin.js"].map((relative) =>
+    fileURLToPath(new URL(relative, moduleUrl))
+  )
+
+/** The package's own trainer script: the first candidate that exists (the first one when none does). */
+export const defaultTrainer: Effect.Effect<string, never, FileSystem.FileSystem> = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const candidates = trainerCandidates()
+  for (const file of candidates) {
+    if (yield* fs.exists(file).pipe(Effect.orElseSucceed(() => false))) return file
+  }
+  return candidates[0] ?? "dist/trainer/bin.js"
+})
+
+/** Apply the defaults, resolve paths, and check the data source opens; bad options are `ClusterInvalid`. */
+export const settings = (
+  options: CpuDilocoOptions
+): Effect.Effect<CpuDilocoSettings, ClusterInvalid, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const path = yield* Path.Path
+    const decoded = decodeDataSpec(options.data ?? { kind: "markov" })
+    if (Either.isLeft(decoded)) return yield* new ClusterInvalid({ reason: `${BACKEND} data: ${decoded.left.message}` })
+    const data: DataSpec = decoded.right.kind === "text"
+      ? { kind: "text", path: path.resolve(decoded.right.path) }
+      : decoded.right
+    // A text file that cannot be read, or has too few characters, is refused before any run.
+    yield* Effect.try({
+      try: () => openDataSource(data),
+      catch: (error) => new ClusterInvalid({ reason: `${BACKEND} data: ${error instanceof Error ? error.message : String(error)}` })
+    })
+    const launcher: Launcher = options.executable === undefined
+      ? yield* Effect.map(defaultTrainer, (script) => ({ command: process.execPath, prefix: [script], script }))
+      : {
+        command: options.executable.includes("/") ? path.resolve(options.executable) : options.executable,
+        prefix: [],
+        script: undefined
+      }
+    return {
+      ...commonSettings({ ...options, deadlineSeconds: options.deadlineSeconds ?? DEFAULT_DEADLINE_SECONDS }, path),
+      launcher,
+      budget: options.budget ?? runDefaults.budget,
+      batchSize: options.batchSize ?? runDefaults.batchSize,
+      context: options.context ?? runDefaults.context,
+      hidden: options.hidden ?? runDefaults.hidden,
+      embed: options.embed ?? runDefaults.embed,
+      data
+    }
+  })
+
+/** What a cpu-diloco cluster needs installed, in the form `trainmarket backends check` reads for the real backends. */
+export const requirements = (options: CpuDilocoSettings): ReadonlyArray<Requirement> =>
+  options.launcher.script === undefined
+    ? [{ kind: "executable", what: "trainer", command: options.launcher.command, versionArgs: ["--help"] }]
+    : [{ kind: "path", what: "trainer", path: options.launcher.script }]
+
+/** The run config file the trainer reads (its JSON form), for a recipe, seed and output directory. */
+export const runConfig = (recipe: Recipe, seed: bigint, options: CpuDilocoSettings, outDir: string) =>
+  encodeRunConfig({
+    recipe,
+    seed,
+    outDir,
+    budget: options.budget,
+    batchSize: options.batchSize,
+    context: options.context,
+    hidden: options.hidden,
+    embed: options.embed,
+    data: options.data,
+    outerMomentum: runDefaults.outerMomentum,
+    weightDecay: runDefaults.weightDecay,
+    devTokens: runDefaults.devTokens,
+    backend: runDefaults.backend
+  })
+
+/**
+ * The recipes this trainer can run: every knob is expressed exactly, but one process
+ * simulates at most `MAX_ISLANDS` islands (each holds weights, moments and a residual
+ * in memory), whatever the `ignore` option says.
+ */
+export const checkRecipe = (recipe: Recipe): Either.Either<Recipe, RecipeUnsupported> =>
+  recipe.islands <= MAX_ISLANDS
+    ? Either.right(recipe)
+    : Either.left(
+      new RecipeUnsupported({
+        backend: BACKEND,
+        field: "islands",
+        reason: `the CPU trainer simulates at most ${MAX_ISLANDS} islands in one process, not ${recipe.islands}`
+      })
+    )
+
+/** The trainer's final `done` event: the fields the cluster relies on (others are ignored). */
+export const DoneEvent = Schema.Struct({
+  event: Schema.Literal("done"),
+  trainLoss: Schema.Number,
+  checkpoint: NonEmpty
+})
+export type DoneEvent = typeof DoneEvent.Type
+
+/** A progress line of the trainer, as far as the cluster reads it. */
+export type TrainerLine =
+  | { readonly kind: "step"; readonly step: number; readonly loss: number; readonly bytesSent: number }
+  | { readonly kind: "sync"; readonly step: number; readonly bytesSent: number }
+  | { readonly kind: "done"; readonly event: unknown }
+  | { readonly kind: "other" }
+
+const finiteNumber = (value: unknown): number | undefined =>
+  typeof value === "number" && Number.isFinite(value) ? value : undefined
+
+/** Read one stdout line of the trainer (pure): step and sync progress, the final event, or anything else. */
+export const parseTrainerLine = (text: string): TrainerLine => {
+  const trimmed = text.trim()
+  if (!trimmed.startsWith("{")) return { kind: "other" }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(trimmed)
+  } catch {
+    return { kind: "other" }
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return { kind: "other" }
+  const fields: Readonly<Record<string, unknown>> = Object.fromEntries(Object.entries(parsed))
+  const step = finiteNumber(fields.step)
+  const bytesSent = fields.event === "sync" ? finiteNumber(fields.bytesSentTotal) : finiteNumber(fields.bytesSent)
+  if (fields.event === "done") return { kind: "done", event: parsed }
+  if (fields.event === "step" && step !== undefined && bytesSent !== undefined && typeof fields.loss === "number") {
+    return { kind: "step", step, loss: fields.loss, bytesSent }
+  }
+  if (fields.event === "sync" && step !== undefined && bytesSent !== undefined) return { kind: "sync", step, bytesSent }
+  return { kind: "other" }
+}
+
+const sameNumber = (value: unknown, expected: number): boolean => typeof value === "number" && Object.is(value, expected)
+
+/** Whether a checkpoint's provenance names the recipe and seed the run was given. */
+const trainedFor = (checkpoint: Checkpoint, recipe: Recipe, seed: bigint): boolean => {
+  let stated: unknown
+  try {
+    stated = JSON.parse(checkpoint.training["recipe"] ?? "")
+  } catch {
+    return false
+  }
+  if (typeof stated !== "object" || stated === null || Array.isArray(stated)) return false
+  const fields: Readonly<Record<string, unknown>> = Object.fromEntries(Object.entries(stated))
+  return checkpoint.training["seed"] === seed.toString() &&
+    sameNumber(fields.islands, recipe.islands) && sameNumber(fields.innerSteps, recipe.innerSteps) &&
+    sameNumber(fields.innerLr, recipe.innerLr) && sameNumber(fields.outerLr, recipe.outerLr) &&
+    sameNumber(fields.keepFraction, recipe.keepFraction)
+}
+
+/** What the run's output said so far. */
+interface RunOutput {
+  readonly done: unknown
+  readonly lastLine: string | undefined
+  /** The latest step loss, repeated on sync progress so a status line keeps showing it. */
+  readonly lastLoss: number | undefined
+}
+
+const malformed = (reason: string) => new CheckpointMalformed({ backend: BACKEND, reason })
+
+/** Build the cpu-diloco cluster (options already decoded); unusable options are `ClusterInvalid`. */
+export const make = (
+  options: CpuDilocoOptions
+): Effect.Effect<
+  TrainingCluster["Type"],
+  ClusterInvalid,
+  CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+> =>
+  Effect.gen(function*() {
+    const resolved = yield* settings(options)
+    const context = yield* Effect.context<CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path>()
+    const publish = yield* progressSink
+
+    const train = (
+      input: Recipe,
+      seed: bigint
+    ): Effect.Effect<
+      TrainedArtifact,
+      ClusterError,
+      CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+    > =>
+      Effect.gen(function*() {
+        const recipe = yield* decodeRecipe(input)
+        const trainSeed = seed & 0xffffffffffffffffn
+        yield* checkRecipe(recipe)
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const script = resolved.launcher.script
+        if (script !== undefined && !(yield* fs.exists(script).pipe(Effect.orElseSucceed(() => false)))) {
+          return yield* new BackendUnavailable({
+            backend: BACKEND,
+            missing: `trainer script ${script} (build the package: npm run build)`
+          })
+        }
+        const name = runName(Artifact.ref({ recipe, trainSeed }))
+        const runDir = yield* makeRunDirectory(BACKEND, resolved.checkpointDir, `cpu-diloco-${name.slice(-16)}-`)
+        const configPath = path.join(runDir, "run.json")
+        const config = runConfig(recipe, trainSeed, resolved, runDir)
+        yield* writeRunFile(BACKEND, configPath, `${JSON.stringify(config, null, 2)}\n`)
+
+        const output = yield* Ref.make<RunOutput>({ done: undefined, lastLine: undefined, lastLoss: undefined })
+        const onLine = (line: Subprocess.OutputLine): Effect.Effect<void> => {
+          if (line.stream === "stderr") return publish({ clusterId, line: line.text })
+          const parsed = parseTrainerLine(line.text)
+          return Effect.flatMap(
+            Ref.updateAndGet(output, (o) => ({
+              done: parsed.kind === "done" ? parsed.event : o.done,
+              lastLine: line.text.trim() === "" ? o.lastLine : line.text,
+              lastLoss: parsed.kind === "step" ? parsed.loss : o.lastLoss
+            })),
+            (o) =>
+              publish({
+                clusterId,
+                line: line.text,
+                ...(parsed.kind === "step"
+                  ? { step: parsed.step, loss: parsed.loss, bytesSent: parsed.bytesSent }
+                  : parsed.kind === "sync"
+                  ? { step: parsed.step, bytesSent: parsed.bytesSent, ...(o.lastLoss === undefined ? {} : { loss: o.lastLoss }) }
+                  : {})
+              })
+          )
+        }
+        yield* Effect.flatMap(
+          Subprocess.start({
+            label: "trainer",
+            command: resolved.launcher.command,
+            args: [...resolved.launcher.prefix, "--config", configPath],
+            cwd: runDir
+          }, { backend: BACKEND, onLine }),
+          (trainer) => trainer.succeeded
+        ).pipe(Subprocess.withDeadline({ clusterId, deadlineMillis: resolved.deadlineMillis }))
+
+        const seen = yield* Ref.get(output)
+        if (seen.done === undefined) {
+          return yield* malformed(
+            "the trainer exited 0 without a final {\"event\":\"done\"} line" +
+              (seen.lastLine === undefined ? " (it printed nothing)" : ` (last line: ${seen.lastLine.slice(0, 200)})`)
+          )
+        }
+        const done = yield* Schema.decodeUnknown(DoneEvent)(seen.done).pipe(
+          Effect.mapError(() => malformed("the final done event lacks a numeric trainLoss or a checkpoint path"))
+        )
+        if (!Number.isFinite(done.trainLoss)) {
+          return yield* malformed(`the final done event's trainLoss is ${done.trainLoss}, not a finite number`)
+        }
+        const checkpoint = path.resolve(runDir, done.checkpoint)
+        const bytes = yield* fs.readFile(checkpoint).pipe(
+          Effect.mapError((error) =>
+            malformed(
+              error._tag === "SystemError" && error.reason === "NotFound"
+                ? `the reported checkpoint ${checkpoint} does not exist`
+                : `the reported checkpoint ${checkpoint} cannot be read (${error.message})`
+            )
+          )
+        )
+        const loaded = yield* Effect.try({
+          try: () => decodeCheckpoint(bytes),
+          catch: (error) =>
+            malformed(`the checkpoint ${checkpoint} is not valid: ${error instanceof Error ? error.message : String(error)}`)
+        })
+        if (!trainedFor(loaded, recipe, trainSeed)) {
+          return yield* malformed(`the checkpoint ${checkpoint} was not trained for this recipe and seed`)
+        }
+        return {
+          recipe,
+          trainSeed,
+          trainLoss: done.trainLoss,
+          clusterId,
+          checkpoint,
+          notApplied: []
+        } satisfies TrainedArtifact
+      })
+
+    return TrainingCluster.of({
+      id: clusterId,
+      ...sealing(clusterId, resolved.tee),
+      train: (recipe, seed) => Effect.provide(train(recipe, seed), context)
+    })
+  })
+
+/** The cpu-diloco cluster with a chosen configuration (options decoded from `{"kind":"cpu-diloco",…}` or built in code). */
+export const layerWith = (
+  options: CpuDilocoOptions
+): Layer.Layer<TrainingCluster, ClusterInvalid, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
+  Layer.effect(TrainingCluster, make(options))
+
+/** The cpu-diloco cluster with every default: the bare spec `{"kind":"cpu-diloco"}`. */
+export const layer: Layer.Layer<
+  TrainingCluster,
+  ClusterInvalid,
+  CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+> = layerWith({})

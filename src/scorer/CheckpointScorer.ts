@@ -1,0 +1,188 @@
+/**
+ * The checkpoint scorer (SPEC §13, §14): the referee of real training. It loads the
+ * weights an artifact's checkpoint holds and measures their cross-entropy on N shards
+ * of a data source it owns — the held-out stream for `held-out` (a scorer setting that
+ * no trainer ever reads), the dev stream for `dev` — and reports minus the mean loss
+ * per shard with the interval of SPEC §4 (higher is better). It never reads the loss a
+ * cluster reported: only the weights count. An artifact without a checkpoint is
+ * refused (simulated training has no weights to evaluate), and a checkpoint that is
+ * missing, malformed, or over another vocabulary is `CheckpointMalformed`.
+ */
+import { Path } from "@effect/platform"
+import { Effect, Either, Layer, Schema } from "effect"
+import type { TrainedArtifact } from "../domain/Artifact.js"
+import { CheckpointMalformed, ScorerInvalid, ScorerRefused } from "../domain/Errors.js"
+import { type Measurement, type Split, Z_95 } from "../domain/Measurement.js"
+import { DataOption } from "../cluster/CpuDiloco.js"
+import { type DataSpec, decodeDataSpec, MAX_CONTEXT, openDataSource, type Shard } from "../trainer/DataSource.js"
+import { CheckpointInvalid, DataInvalid } from "../trainer/Errors.js"
+import { evaluateCheckpoint, evaluatedTokens, heldOutShards } from "../trainer/Evaluate.js"
+import { Scorer } from "./Scorer.js"
+
+/** Default number of evaluation shards (a competition file's `evalShards` overrides it). */
+export const DEFAULT_SHARDS = 16
+
+/** Default targets per shard: 16 × 1024 tokens score a default checkpoint in well under a second. */
+export const DEFAULT_TOKENS_PER_SHARD = 1024
+
+/** Most shards one scorer evaluates (the shards are held in memory). */
+export const MAX_SHARDS = 4096
+/** Most targets per shard. */
+export const MAX_TOKENS_PER_SHARD = 1_000_000
+
+const intIn = (min: number, max: number) =>
+  Schema.Number.pipe(
+    Schema.filter((x) => (Number.isInteger(x) && x >= min && x <= max) || `must be an integer in ${min}..${max}`)
+  )
+
+/**
+ * The scorer spec `{"kind":"checkpoint","shards":16,"tokensPerShard":1024,"data":{…}}`:
+ * `shards` defaults to the file's `evalShards`, `data` to the trainer's default source
+ * (it must be the source the checkpoints were trained on, or at least share its vocabulary).
+ */
+export const CheckpointSpec = Schema.Struct({
+  kind: Schema.Literal("checkpoint"),
+  shards: Schema.optional(intIn(1, MAX_SHARDS)),
+  tokensPerShard: Schema.optional(intIn(1, MAX_TOKENS_PER_SHARD)),
+  data: Schema.optional(DataOption)
+}).annotations({ identifier: "CheckpointSpec", parseOptions: { onExcessProperty: "error" } })
+export type CheckpointSpec = typeof CheckpointSpec.Type
+
+/** How a checkpoint scorer is configured (all optional). */
+export interface CheckpointScorerOptions {
+  readonly shards?: number | undefined
+  readonly tokensPerShard?: number | undefined
+  /** The data source in its JSON form (seed as a decimal string); relative text paths resolve against the working directory. */
+  readonly data?: DataOption | undefined
+}
+
+/** The scorer's id for a configuration. */
+export const scorerId = (shards: number, tokensPerShard: number): string => `checkpoint:${shards}x${tokensPerShard}`
+
+/**
+ * SPEC §4's summary of per-shard samples (higher is better): the mean, variance over
+ * N - 1 (0 when N = 1), se = sqrt(var / N), interval mean ∓ 1.96·se, n = N.
+ */
+export const summarize = (samples: ReadonlyArray<number>, cost: number): Measurement => {
+  const n = samples.length
+  const mean = samples.reduce((sum, x) => sum + x, 0) / n
+  const squares = samples.reduce((sum, x) => sum + (x - mean) * (x - mean), 0)
+  const variance = n > 1 ? squares / (n - 1) : 0
+  const half = Z_95 * Math.sqrt(variance / n)
+  return { value: mean, ciLower: mean - half, ciUpper: mean + half, n, cost }
+}
+
+const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+/**
+ * The dev split's shards: one walk of the dev stream (or the dev region of a text
+ * file), cut into `count` consecutive pieces of up to `tokensPerShard` targets, each
+ * preceded by `history` tokens. Fails with `DataInvalid` when the dev region is too short.
+ */
+export const devShards = (
+  spec: DataSpec,
+  count: number,
+  tokensPerShard: number,
+  history: number
+): Effect.Effect<ReadonlyArray<Shard>, DataInvalid> =>
+  Effect.try({
+    try: () => openDataSource(spec).devShard(count * tokensPerShard, history),
+    catch: (error) => (error instanceof DataInvalid ? error : new DataInvalid({ message: describe(error) }))
+  }).pipe(
+    Effect.filterOrFail(
+      (whole) => whole.tokens.length - whole.history >= count,
+      (whole) =>
+        new DataInvalid({
+          message: `the dev split holds ${whole.tokens.length - whole.history} targets, fewer than ${count} shards`
+        })
+    ),
+    Effect.map((whole) => {
+      const targets = whole.tokens.length - whole.history
+      return Array.from({ length: count }, (_, i) => {
+        const from = Math.floor((i * targets) / count)
+        const to = Math.floor(((i + 1) * targets) / count)
+        return { tokens: whole.tokens.slice(from, history + to), history }
+      })
+    })
+  )
+
+/**
+ * Per-shard losses of a checkpoint. The evaluator throws: an unusable checkpoint is
+ * `CheckpointMalformed` (blamed on the cluster that made it), unreadable scorer data a
+ * `ScorerRefused`, anything else a defect.
+ */
+const evaluate = (
+  clusterId: string,
+  scorer: string,
+  checkpoint: string,
+  data: DataSpec,
+  shards: ReadonlyArray<Shard>
+): Effect.Effect<ReadonlyArray<number>, CheckpointMalformed | ScorerRefused> =>
+  Effect.try({ try: () => evaluateCheckpoint(checkpoint, data, shards), catch: (error): unknown => error }).pipe(
+    Effect.catchAll((error): Effect.Effect<never, CheckpointMalformed | ScorerRefused> => {
+      if (error instanceof CheckpointInvalid) {
+        return Effect.fail(new CheckpointMalformed({ backend: clusterId, reason: error.message }))
+      }
+      if (error instanceof DataInvalid) {
+        return Effect.fail(new ScorerRefused({ scorer, reason: `its data cannot be read: ${error.message}` }))
+      }
+      return Effect.die(error)
+    })
+  )
+
+/** Build a checkpoint scorer; impossible settings or an unusable data source are `ScorerInvalid`. */
+export const make = (options: CheckpointScorerOptions = {}): Effect.Effect<Scorer["Type"], ScorerInvalid, Path.Path> =>
+  Effect.gen(function*() {
+    const shards = options.shards ?? DEFAULT_SHARDS
+    const tokensPerShard = options.tokensPerShard ?? DEFAULT_TOKENS_PER_SHARD
+    if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) {
+      return yield* new ScorerInvalid({ reason: `shards must be an integer in 1..${MAX_SHARDS}, got ${shards}` })
+    }
+    if (!Number.isInteger(tokensPerShard) || tokensPerShard < 1 || tokensPerShard > MAX_TOKENS_PER_SHARD) {
+      return yield* new ScorerInvalid({
+        reason: `tokensPerShard must be an integer in 1..${MAX_TOKENS_PER_SHARD}, got ${tokensPerShard}`
+      })
+    }
+    const decoded = decodeDataSpec(options.data ?? { kind: "markov" })
+    if (Either.isLeft(decoded)) return yield* new ScorerInvalid({ reason: `checkpoint scorer data: ${decoded.left.message}` })
+    const path = yield* Path.Path
+    const data: DataSpec = decoded.right.kind === "text" ? { kind: "text", path: path.resolve(decoded.right.path) } : decoded.right
+    // Cut once: every artifact is scored on the same shards (history covers any model context).
+    const invalidData = (error: unknown) => new ScorerInvalid({ reason: `checkpoint scorer data: ${describe(error)}` })
+    const heldOut = yield* Effect.try({
+      try: () => heldOutShards(data, shards, tokensPerShard, MAX_CONTEXT),
+      catch: invalidData
+    })
+    const dev = yield* Effect.mapError(devShards(data, shards, tokensPerShard, MAX_CONTEXT), invalidData)
+    const splits: Readonly<Record<Split, ReadonlyArray<Shard>>> = { "held-out": heldOut, "dev": dev }
+    const id = scorerId(shards, tokensPerShard)
+
+    const measure = (artifact: TrainedArtifact, split: Split) =>
+      Effect.gen(function*() {
+        const checkpoint = artifact.checkpoint
+        if (checkpoint === undefined) {
+          return yield* new ScorerRefused({
+            scorer: id,
+            reason: `artifact from ${artifact.clusterId} carries no checkpoint: there are no trained weights to evaluate`
+          })
+        }
+        const losses = yield* evaluate(artifact.clusterId, id, checkpoint, data, splits[split])
+        const bad = losses.findIndex((loss) => !Number.isFinite(loss))
+        if (bad >= 0) {
+          return yield* new CheckpointMalformed({
+            backend: artifact.clusterId,
+            reason: `the weights of ${checkpoint} give a loss of ${losses[bad]} on shard ${bad}`
+          })
+        }
+        return summarize(losses.map((loss) => -loss), evaluatedTokens(splits[split]))
+      })
+
+    return Scorer.of({ id, shards, measure })
+  })
+
+/** The checkpoint scorer with a chosen configuration. */
+export const layerWith = (options: CheckpointScorerOptions): Layer.Layer<Scorer, ScorerInvalid, Path.Path> =>
+  Layer.effect(Scorer, make(options))
+
+/** The checkpoint scorer with its defaults: 16 held-out shards of 1024 tokens of the default Markov source. */
+export const layer: Layer.Layer<Scorer, ScorerInvalid, Path.Path> = layerWith({})

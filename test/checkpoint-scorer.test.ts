@@ -1,0 +1,267 @@
+/**
+ * The checkpoint scorer: it evaluates the weights in an artifact's checkpoint on its
+ * own held-out (or dev) shards and summarises them as SPEC §4 says. Expected values
+ * are derived by hand: a model with all-zero weights predicts the uniform distribution
+ * (exactly ln V nats per token); a model with only an output bias predicts a fixed
+ * distribution q, so its loss is the mean of -ln q over the shard's targets, whatever
+ * the context; and a checkpoint trained for real closes most of the gap between the
+ * uniform guess and the source's entropy floor.
+ */
+import { NodeContext } from "@effect/platform-node"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Effect, Either, Schema } from "effect"
+import * as fc from "fast-check"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as ClusterSpec from "../src/cluster/ClusterSpec.js"
+import { TrainingCluster } from "../src/cluster/TrainingCluster.js"
+import type { TrainedArtifact } from "../src/domain/Artifact.js"
+import type { Split } from "../src/domain/Measurement.js"
+import * as CheckpointScorer from "../src/scorer/CheckpointScorer.js"
+import { Scorer } from "../src/scorer/Scorer.js"
+import * as ScorerSpec from "../src/scorer/ScorerSpec.js"
+import * as SimHeldOut from "../src/scorer/SimHeldOut.js"
+import { encodeCheckpoint } from "../src/trainer/Checkpoint.js"
+import { type DataSpec, entropyRate, heldOutShards, markovChain, openDataSource } from "../src/trainer/DataSource.js"
+import { type ModelConfig, paramSpecs } from "../src/trainer/Mlp.js"
+import { tempDir } from "./fixtures/standins.js"
+
+const markov: DataSpec = { kind: "markov", order: 2, alphabet: 8, seed: 0n }
+const model: ModelConfig = { context: 4, embed: 4, hidden: 8, vocab: 8 }
+const HISTORY = 64
+
+/** Write a checkpoint whose weights are zero except the output bias (`bias`, or zero). */
+const writeModel = (
+  file: string,
+  options: { readonly bias?: ReadonlyArray<number>; readonly config?: ModelConfig; readonly vocabulary?: ReadonlyArray<string> } = {}
+): string => {
+  const config = options.config ?? model
+  const weights = paramSpecs(config).map((p) =>
+    p.name === "output.bias" && options.bias !== undefined ? Float32Array.from(options.bias) : new Float32Array(p.size)
+  )
+  const data: DataSpec = options.vocabulary === undefined ? markov : { kind: "text", path: "corpus.txt" }
+  fs.writeFileSync(
+    file,
+    encodeCheckpoint({ model: config, data, vocabulary: options.vocabulary, weights, training: { seed: "0" } })
+  )
+  return file
+}
+
+const artifact = (checkpoint: string | undefined, trainLoss = 1): TrainedArtifact => ({
+  recipe: { islands: 1, innerSteps: 1, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 },
+  trainSeed: 0n,
+  trainLoss,
+  clusterId: "cpu-diloco",
+  ...(checkpoint === undefined ? {} : { checkpoint })
+})
+
+const measureWith = (options: CheckpointScorer.CheckpointScorerOptions, a: TrainedArtifact, split: Split = "held-out") =>
+  Effect.flatMap(Scorer, (scorer) => scorer.measure(a, split)).pipe(
+    Effect.provide(CheckpointScorer.layerWith(options)),
+    Effect.provide(NodeContext.layer)
+  )
+
+/** SPEC §4 from per-shard losses, written out independently of the scorer. */
+const expectedFromLosses = (losses: ReadonlyArray<number>) => {
+  const n = losses.length
+  const samples = losses.map((l) => -l)
+  let sum = 0
+  for (const s of samples) sum += s
+  const mean = sum / n
+  let sq = 0
+  for (const s of samples) sq += (s - mean) ** 2
+  const se = n > 1 ? Math.sqrt(sq / (n - 1) / n) : 0
+  return { value: mean, ciLower: mean - 1.96 * se, ciUpper: mean + 1.96 * se, n }
+}
+
+/** Mean of -ln q[target] over a shard's targets, for a context-free model with logits `bias`. */
+const biasLoss = (bias: ReadonlyArray<number>, tokens: Int32Array, history: number): number => {
+  const logits = bias.map((b) => Math.fround(b))
+  const max = Math.max(...logits)
+  const lse = max + Math.log(logits.reduce((s, b) => s + Math.exp(b - max), 0))
+  let total = 0
+  for (let i = history; i < tokens.length; i++) total += lse - (logits[tokens[i] ?? 0] ?? 0)
+  return total / (tokens.length - history)
+}
+
+/** A peaked, fixed next-symbol distribution as logits. */
+const BIAS = [2, -1, 0.5, 1.25, -0.75, 0, 3, -2]
+
+describe("checkpoint scorer: known checkpoints (hand-derived values)", () => {
+  it.effect("all-zero weights score exactly -ln 8 on every shard, with a zero-width interval", () =>
+    Effect.gen(function*() {
+      const dir = tempDir("ckpt-zero")
+      const m = yield* measureWith({}, artifact(writeModel(path.join(dir, "zero.safetensors"))))
+      assert.closeTo(m.value, -Math.log(8), 1e-12)
+      assert.closeTo(m.ciLower, -Math.log(8), 1e-12)
+      assert.closeTo(m.ciUpper, -Math.log(8), 1e-12)
+      assert.strictEqual(m.n, 16)
+      // cost: tokens evaluated, 16 shards x 1024 targets
+      assert.strictEqual(m.cost, 16 * 1024)
+    }))
+
+  it.effect("a bias-only model: per-shard losses from its fixed distribution, summarised as SPEC §4", () =>
+    Effect.gen(function*() {
+      const dir = tempDir("ckpt-bias")
+      const file = writeModel(path.join(dir, "bias.safetensors"), { bias: BIAS })
+      const shards = heldOutShards(markov, 12, 256, HISTORY)
+      const expected = expectedFromLosses(shards.map((s) => biasLoss(BIAS, s.tokens, s.history)))
+      const m = yield* measureWith({ shards: 12, tokensPerShard: 256 }, artifact(file))
+      assert.closeTo(m.value, expected.value, 1e-9)
+      assert.closeTo(m.ciLower, expected.ciLower, 1e-9)
+      assert.closeTo(m.ciUpper, expected.ciUpper, 1e-9)
+      assert.isAbove(m.ciUpper - m.ciLower, 0)
+      assert.strictEqual(m.n, 12)
+      assert.strictEqual(m.cost, 12 * 256)
+    }))
+
+  it.effect("the dev split is scored on the dev stream, cut into consecutive shards", () =>
+    Effect.gen(function*() {
+      const dir = tempDir("ckpt-dev")
+      const file = writeModel(path.join(dir, "bias.safetensors"), { bias: BIAS })
+      const shardCount = 4
+      const perShard = 200
+      const walk = openDataSource(markov).devShard(shardCount * perShard, HISTORY).tokens
+      const losses = Array.from({ length: shardCount }, (_, i) =>
+        biasLoss(BIAS, walk.slice(i * perShard, HISTORY + (i + 1) * perShard), HISTORY)
+      )
+      const expected = expectedFromLosses(losses)
+      const dev = yield* measureWith({ shards: shardCount, tokensPerShard: perShard }, artifact(file), "dev")
+      const heldOut = yield* measureWith({ shards: shardCount, tokensPerShard: perShard }, artifact(file), "held-out")
+      assert.closeTo(dev.value, expected.value, 1e-9)
+      assert.closeTo(dev.ciLower, expected.ciLower, 1e-9)
+      assert.notStrictEqual(dev.value, heldOut.value)
+    }))
+
+  it.effect("the trainer's reported loss is never read: same checkpoint, different claims, same measurement", () =>
+    Effect.gen(function*() {
+      const dir = tempDir("ckpt-claim")
+      const file = writeModel(path.join(dir, "bias.safetensors"), { bias: BIAS })
+      const honest = yield* measureWith({ shards: 12, tokensPerShard: 128 }, artifact(file, 2.5))
+      const boastful = yield* measureWith({ shards: 12, tokensPerShard: 128 }, artifact(file, 0.0001))
+      assert.deepStrictEqual(honest, boastful)
+    }))
+
+  it.effect("a text source: zero weights score -ln V over the file's V distinct characters", () =>
+    Effect.gen(function*() {
+      const dir = tempDir("ckpt-text")
+      const corpus = path.join(dir, "corpus.txt")
+      const line = "the quick brown fox jumps over the lazy dog\n"
+      fs.writeFileSync(corpus, line.repeat(500))
+      const vocabulary = [...new Set(Array.from(line))].sort()
+      const file = writeModel(path.join(dir, "text.safetensors"), {
+        config: { ...model, vocab: vocabulary.length },
+        vocabulary
+      })
+      const m = yield* measureWith({ shards: 4, tokensPerShard: 32, data: { kind: "text", path: corpus } }, artifact(file))
+      assert.closeTo(m.value, -Math.log(vocabulary.length), 1e-12)
+      assert.strictEqual(m.n, 4)
+      assert.strictEqual(m.cost, 4 * 32)
+    }))
+
+  it("the summary follows SPEC §4 for any samples", () =>
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -10, max: 10, noNaN: true }), { minLength: 1, maxLength: 64 }),
+        fc.integer({ min: 0, max: 1_000_000 }),
+        (samples, cost) => {
+          const m = CheckpointScorer.summarize(samples, cost)
+          const expected = expectedFromLosses(samples.map((s) => -s))
+          const scale = 1e-9 * (1 + Math.max(...samples.map(Math.abs)))
+          assert.closeTo(m.value, expected.value, scale)
+          assert.closeTo(m.ciLower, expected.ciLower, scale)
+          assert.closeTo(m.ciUpper, expected.ciUpper, scale)
+          assert.strictEqual(m.n, samples.length)
+          assert.strictEqual(m.cost, cost)
+        }
+      )
+    ))
+})
+
+describe("checkpoint scorer: refusals and bad checkpoints", () => {
+  it.effect("an artifact without a checkpoint is refused (ScorerRefused)", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(measureWith({}, artifact(undefined)))
+      assert.strictEqual(error._tag, "ScorerRefused")
+      assert.include(error.message, "no checkpoint")
+    }))
+
+  it.effect("the simulated scorer refuses an artifact that carries a checkpoint", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Effect.flatMap(Scorer, (s) => s.measure(artifact("/tmp/model.safetensors"), "held-out")).pipe(
+          Effect.provide(SimHeldOut.layer)
+        )
+      )
+      assert.strictEqual(error._tag, "ScorerRefused")
+    }))
+
+  it.effect("a missing, garbled or other-vocabulary checkpoint is CheckpointMalformed", () =>
+    Effect.gen(function*() {
+      const dir = tempDir("ckpt-bad")
+      const missing = yield* Effect.flip(measureWith({}, artifact(path.join(dir, "absent.safetensors"))))
+      assert.strictEqual(missing._tag, "CheckpointMalformed")
+      const garbled = path.join(dir, "garbled.safetensors")
+      fs.writeFileSync(garbled, "\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
+      const bad = yield* Effect.flip(measureWith({}, artifact(garbled)))
+      assert.strictEqual(bad._tag, "CheckpointMalformed")
+      const eight = writeModel(path.join(dir, "eight.safetensors"))
+      const otherVocabulary = yield* Effect.flip(
+        measureWith({ data: { kind: "markov", alphabet: 5, order: 2, seed: "0" } }, artifact(eight))
+      )
+      assert.strictEqual(otherVocabulary._tag, "CheckpointMalformed")
+      assert.include(otherVocabulary.message, "vocabulary")
+    }))
+
+  it.effect("impossible settings are ScorerInvalid; the spec's shards default to the file's evalShards", () =>
+    Effect.gen(function*() {
+      const zero = yield* Effect.flip(measureWith({ shards: 0 }, artifact(undefined)))
+      assert.strictEqual(zero._tag, "ScorerInvalid")
+      const tokens = yield* Effect.flip(measureWith({ tokensPerShard: 1.5 }, artifact(undefined)))
+      assert.strictEqual(tokens._tag, "ScorerInvalid")
+      // a text file whose held-out region (its last 10%: 30 characters) cannot hold 64 tokens of history
+      const dir = tempDir("ckpt-short")
+      fs.writeFileSync(path.join(dir, "short.txt"), "abc".repeat(100))
+      const short = yield* Effect.flip(
+        measureWith({ shards: 2, data: { kind: "text", path: path.join(dir, "short.txt") } }, artifact(undefined))
+      )
+      assert.strictEqual(short._tag, "ScorerInvalid")
+      assert.include(short.message, "too short")
+      const decode = Schema.decodeUnknownEither(ScorerSpec.ScorerSpec, { onExcessProperty: "error" })
+      const spec = decode({ kind: "checkpoint", tokensPerShard: 64 })
+      assert.isTrue(Either.isRight(spec))
+      assert.isTrue(Either.isLeft(decode({ kind: "checkpoint", shard: 12 })))
+      assert.isTrue(Either.isLeft(decode({ kind: "checkpoint", shards: 0 })))
+      if (Either.isRight(spec)) {
+        const scorer = yield* Effect.provide(Scorer, ScorerSpec.toLayer(spec.right, 12)).pipe(Effect.provide(NodeContext.layer))
+        assert.strictEqual(scorer.shards, 12)
+        assert.strictEqual(scorer.id, "checkpoint:12x64")
+      }
+    }))
+})
+
+layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("checkpoint scorer on real training", (it) => {
+  it.effect("the bare {\"kind\":\"cpu-diloco\"} spec trains in under 30 s and its checkpoint closes most of the gap to the floor", () =>
+    Effect.gen(function*() {
+      const decoded = Schema.decodeUnknownSync(ClusterSpec.ClusterSpec)({ kind: "cpu-diloco" })
+      const started = Date.now()
+      const trained = yield* Effect.flatMap(TrainingCluster, (c) =>
+        c.train({ islands: 1, innerSteps: 1, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }, 1n)).pipe(
+          Effect.provide(ClusterSpec.toLayer(decoded))
+        )
+      assert.isBelow(Date.now() - started, 30_000)
+      const measured = yield* Effect.flatMap(Scorer, (s) => s.measure(trained, "held-out")).pipe(
+        Effect.provide(CheckpointScorer.layer)
+      )
+      // thresholds from the source: a uniform guess costs ln 8; no model beats the entropy rate
+      const uniform = Math.log(8)
+      const floor = entropyRate(markovChain({ kind: "markov", order: 2, alphabet: 8, seed: 0n }))
+      assert.isTrue(floor > 0.5 && floor < uniform)
+      const loss = -measured.value
+      const halfWidth = (measured.ciUpper - measured.ciLower) / 2
+      assert.isBelow(loss, uniform - 0.5 * (uniform - floor), "closes at least half the gap from ln 8 to the floor")
+      assert.isAbove(loss, floor - halfWidth, "cannot beat the entropy floor beyond sampling noise")
+      // and far better than the untrained (all-zero) model's ln 8
+      assert.isAbove(measured.ciLower, -uniform + 0.3)
+    }))
+})
