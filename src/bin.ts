@@ -6,7 +6,7 @@
  */
 import { ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, Console, Effect } from "effect"
+import { Cause, Console, Effect, Exit } from "effect"
 import { run } from "./cli/Cli.js"
 import { printError } from "./cli/Shared.js"
 
@@ -27,5 +27,12 @@ run(process.argv).pipe(
     )),
   Effect.tapErrorCause((cause) => Cause.isInterruptedOnly(cause) ? Console.error("interrupted") : Effect.void),
   Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
+  NodeRuntime.runMain({
+    disableErrorReporting: true,
+    disablePrettyLogger: true,
+    // Ctrl-C interrupts the run (killing any training subprocess); the shell convention
+    // for a run stopped by SIGINT is exit code 130, not success
+    teardown: (exit, onExit) =>
+      onExit(Exit.isSuccess(exit) ? 0 : Cause.isInterruptedOnly(exit.cause) ? 130 : 1)
+  })
 )

@@ -8,9 +8,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as path from "node:path"
-import { installStandIn, pidsIn, removeTempDirs, running, tempDir, waitForPid } from "./fixtures/standins.js"
+import { freePort, installStandIn, pidsIn, primeCheckout, removeTempDirs, running, tempDir, waitForPid } from "./fixtures/standins.js"
 import { binary, jsonOf, repoRoot, runCli } from "./support/cli.js"
 import { afterAll } from "vitest"
 
@@ -18,16 +17,6 @@ afterAll(removeTempDirs)
 
 const recipe = JSON.stringify({ islands: 2, innerSteps: 3, innerLr: 0.001, outerLr: 0.7, keepFraction: 0.5 })
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 // Ports for this file: 26000-32000 (prime-run uses 20000-26000; Psyche takes OS-chosen ephemeral ports).
 let basePort = 26_000 + Math.floor(Math.random() * 5_000)
@@ -36,9 +25,7 @@ const primeSetup = (islands: Record<string, unknown>) => {
   const dir = tempDir("cli-prime")
   installStandIn(dir, "torchrun.mjs", "torchrun")
   fs.writeFileSync(path.join(dir, "scenario.json"), JSON.stringify({ islands }))
-  const workdir = path.join(dir, "prime")
-  fs.mkdirSync(path.join(workdir, "src", "zeroband"), { recursive: true })
-  fs.writeFileSync(path.join(workdir, "src", "zeroband", "train.py"), "")
+  const workdir = primeCheckout(dir)
   basePort += 20
   const spec = {
     kind: "prime",
@@ -172,13 +159,16 @@ describe("trainmarket train on real backends (stand-ins)", () => {
       cwd: repoRoot,
       stdio: ["ignore", "pipe", "pipe"]
     })
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)))
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on("exit", (code, signal) => resolve({ code, signal }))
+    )
     const island0 = await waitForPid(path.join(pids, "island-0.pid"), 10_000)
     const island1 = await waitForPid(path.join(pids, "island-1.pid"), 10_000)
     assert.isTrue(running(island0) && running(island1))
     child.kill("SIGINT")
-    // the binary handled the signal and exited by itself (its finalizers ran), taking the islands with it
-    assert.isNull(await exited)
+    // the binary handled the signal and exited by itself (its finalizers ran), taking the islands with it,
+    // with the shell's exit code for a run stopped by SIGINT
+    assert.deepStrictEqual(await exited, { code: 130, signal: null })
     assert.isFalse(running(island0))
     assert.isFalse(running(island1))
   })

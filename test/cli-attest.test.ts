@@ -1,9 +1,8 @@
-import { keccak_256 } from "@noble/hashes/sha3.js"
-import { bytesToHex } from "@noble/hashes/utils.js"
 import { assert, describe, it } from "@effect/vitest"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { keccakHex, localRefereeHash as refereeHash, TAG } from "./support/attestation.js"
 import { type CliResult, jsonOf, runCli } from "./support/cli.js"
 
 const dir = mkdtempSync(join(tmpdir(), "trainmarket-attest-"))
@@ -12,9 +11,7 @@ const write = (name: string, value: unknown): string => {
   writeFileSync(path, typeof value === "string" ? value : JSON.stringify(value))
   return path
 }
-const ascii = (text: string): Array<number> => Array.from(text, (c) => c.charCodeAt(0))
 const hexOf = (text: string): string => Buffer.from(text, "ascii").toString("hex")
-const TAG = ascii("autoresearch.attestation.v1")
 
 const referee = write("referee.json", {
   teeType: "none",
@@ -22,18 +19,9 @@ const referee = write("referee.json", {
   measurement: hexOf("local-stand-in:no-enclave"),
   nonce: null
 })
-const refereeHash = bytesToHex(keccak_256(Uint8Array.from([
-  ...TAG,
-  0x00,
-  29, 0, 0, 0, 0, 0, 0, 0,
-  ...ascii("local-referee:sim-held-out:16"),
-  25, 0, 0, 0, 0, 0, 0, 0,
-  ...ascii("local-stand-in:no-enclave"),
-  0x00
-])))
 
 const tdx = write("tdx.json", { teeType: "phala-tdx", evidence: "0xC0FFEE", measurement: "aa55", nonce: "0102" })
-const tdxHash = bytesToHex(keccak_256(Uint8Array.from([
+const tdxHash = keccakHex([
   ...TAG,
   0x01,
   3, 0, 0, 0, 0, 0, 0, 0,
@@ -43,7 +31,7 @@ const tdxHash = bytesToHex(keccak_256(Uint8Array.from([
   0x01,
   2, 0, 0, 0, 0, 0, 0, 0,
   0x01, 0x02
-])))
+])
 
 const emptyEvidence = write("empty.json", { teeType: "aws-nitro", evidence: "", measurement: "00", nonce: null })
 const badHex = write("bad-hex.json", { teeType: "none", evidence: "xyz1", measurement: "00", nonce: null })

@@ -17,7 +17,7 @@ import type { TrainedArtifact } from "../src/domain/Artifact.js"
 import type { Recipe } from "../src/domain/Recipe.js"
 import { runOneShot } from "../src/market/OneShot.js"
 import { Scorer } from "../src/scorer/Scorer.js"
-import { installStandIn, pidsIn, removeTempDirs, running, tempDir, waitForPid } from "./fixtures/standins.js"
+import { installStandIn, pidsIn, primeCheckout, removeTempDirs, running, tempDir, waitForPid } from "./fixtures/standins.js"
 import { afterAll } from "vitest"
 
 afterAll(removeTempDirs)
@@ -44,9 +44,7 @@ const setup = (islands: Record<string, Island>) => {
   const dir = tempDir("prime")
   installStandIn(dir, "torchrun.mjs", "torchrun")
   fs.writeFileSync(path.join(dir, "scenario.json"), JSON.stringify({ islands }))
-  const workdir = path.join(dir, "prime")
-  fs.mkdirSync(path.join(workdir, "src", "zeroband"), { recursive: true })
-  fs.writeFileSync(path.join(workdir, "src", "zeroband", "train.py"), "# the real trainer lives in a prime checkout\n")
+  const workdir = primeCheckout(dir)
   const options: Prime.PrimeOptions = {
     launcher: [path.join(dir, "torchrun")],
     workdir,

@@ -1,9 +1,8 @@
-import { keccak_256 } from "@noble/hashes/sha3.js"
-import { bytesToHex } from "@noble/hashes/utils.js"
 import { assert, describe, it } from "@effect/vitest"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { localRefereeHash as refereeHash } from "./support/attestation.js"
 import { jsonOf, repoRoot, runCli } from "./support/cli.js"
 import { close, vectors } from "./support/vectors.js"
 
@@ -17,18 +16,7 @@ const competition = (name: string, changes: Record<string, unknown>): string => 
   writeFileSync(path, JSON.stringify({ ...reference, ...changes }))
   return path
 }
-const ascii = (text: string): Array<number> => Array.from(text, (c) => c.charCodeAt(0))
 
-/** SPEC §11's layout of the local referee's report (16 shards), laid out by hand. */
-const refereeHash = bytesToHex(keccak_256(Uint8Array.from([
-  ...ascii("autoresearch.attestation.v1"),
-  0x00,
-  29, 0, 0, 0, 0, 0, 0, 0,
-  ...ascii("local-referee:sim-held-out:16"),
-  25, 0, 0, 0, 0, 0, 0, 0,
-  ...ascii("local-stand-in:no-enclave"),
-  0x00
-])))
 
 const local = { kind: "local-sim" }
 const sealed = { kind: "sealed", inner: local }

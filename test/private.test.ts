@@ -1,5 +1,3 @@
-import { keccak_256 } from "@noble/hashes/sha3.js"
-import { bytesToHex } from "@noble/hashes/utils.js"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Layer, Ref } from "effect"
 import * as Attestation from "../src/attestation/Attestation.js"
@@ -12,20 +10,10 @@ import type { OneShotSpec } from "../src/market/OneShot.js"
 import { type PrivacySpec, type PrivateOutcome, runPrivate } from "../src/market/Private.js"
 import { referenceCompetition } from "../src/market/Reference.js"
 import * as SimHeldOut from "../src/scorer/SimHeldOut.js"
+import { keccakHex, localRefereeHash, TAG } from "./support/attestation.js"
 import { close, vectors } from "./support/vectors.js"
 
-const ascii = (text: string): Array<number> => Array.from(text, (c) => c.charCodeAt(0))
 
-/** The local referee's report hash, from SPEC §11's layout written out by hand. */
-const localRefereeHash = bytesToHex(keccak_256(Uint8Array.from([
-  ...ascii("autoresearch.attestation.v1"),
-  0x00,
-  29, 0, 0, 0, 0, 0, 0, 0,
-  ...ascii("local-referee:sim-held-out:16"),
-  25, 0, 0, 0, 0, 0, 0, 0,
-  ...ascii("local-stand-in:no-enclave"),
-  0x00
-])))
 
 /** A cluster layer that counts training calls, so a test can show a guard ran before any training. */
 const counted = (calls: Ref.Ref<number>, inner: Layer.Layer<TrainingCluster>) =>
@@ -271,8 +259,8 @@ describe("a referee that presents a matching report (the path a real TEE referee
     measurement: Uint8Array.from([0x6d, 0x72, 0x74, 0x64]),
     nonce: Uint8Array.from([7])
   }
-  const tdxHash = bytesToHex(keccak_256(Uint8Array.from([
-    ...ascii("autoresearch.attestation.v1"),
+  const tdxHash = keccakHex([
+    ...TAG,
     0x01,
     5, 0, 0, 0, 0, 0, 0, 0,
     0x51, 0x55, 0x4f, 0x54, 0x45,
@@ -281,7 +269,7 @@ describe("a referee that presents a matching report (the path a real TEE referee
     0x01,
     1, 0, 0, 0, 0, 0, 0, 0,
     7
-  ])))
+  ])
 
   it.effect("white-box-no-egress completes as structurally-valid with full feedback", () =>
     Effect.gen(function*() {

@@ -10,7 +10,6 @@ import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as path from "node:path"
 import * as ClusterSpec from "../src/cluster/ClusterSpec.js"
 import * as Hierarchical from "../src/cluster/Hierarchical.js"
@@ -19,7 +18,7 @@ import { type ProgressEvent, TrainingCluster, TrainingProgress } from "../src/cl
 import type { Recipe } from "../src/domain/Recipe.js"
 import { runOneShot } from "../src/market/OneShot.js"
 import { Scorer } from "../src/scorer/Scorer.js"
-import { installStandIn, pidsIn, removeTempDirs, running, tempDir, waitForPid } from "./fixtures/standins.js"
+import { freePort, installStandIn, pidsIn, removeTempDirs, running, tempDir, waitForPid } from "./fixtures/standins.js"
 import { afterAll } from "vitest"
 
 afterAll(removeTempDirs)
@@ -35,17 +34,6 @@ interface Scenario {
   readonly clients?: Record<string, Client>
 }
 
-/** A port nobody listens on right now. */
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 
 const setup = (scenario: Scenario) =>
   Effect.promise(async () => {

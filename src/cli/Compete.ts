@@ -63,8 +63,10 @@ export const privateOutcomeJson = (outcome: PrivateOutcome) => ({
   attestationVerdict: outcome.attestationVerdict
 })
 
-/** The cluster and scorer layers a competition file names. */
-export const layersOf = (file: CompetitionFile) =>
+/** The cluster (with terminal progress) and scorer layers a competition or market file names. */
+export const layersOf = (
+  file: Pick<CompetitionFile, "cluster" | "evalShards"> & { readonly scorer?: ScorerSpec.ScorerSpec | undefined }
+) =>
   Layer.merge(
     ClusterSpec.toLayer(file.cluster).pipe(Layer.provide(Progress.layer)),
     ScorerSpec.toLayer(file.scorer ?? ScorerSpec.defaultSpec, file.evalShards)
@@ -81,9 +83,9 @@ export const command = Command.make(
       const competition = yield* readJsonFile(CompetitionFile, options.file)
       if (competition.privacy !== undefined) {
         const outcome = yield* runPrivate(toSpec(competition), competition.privacy).pipe(
-          Effect.provide(Layer.provideMerge(Attestation.layer, layersOf(competition)))
+          Effect.provide(Layer.provideMerge(Attestation.layer, layersOf(competition))),
+          Effect.ensuring(Progress.finish)
         )
-        yield* Progress.finish
         if (options.json) return yield* printJson(privateOutcomeJson(outcome))
         for (const line of leaderboard(outcome, competition.poolWei)) yield* Console.log(line)
         return yield* Console.log(
@@ -91,8 +93,10 @@ export const command = Command.make(
             (outcome.attestationHashes[0]?.hash ?? "(no candidates)")
         )
       }
-      const outcome = yield* runOneShot(toSpec(competition)).pipe(Effect.provide(layersOf(competition)))
-      yield* Progress.finish
+      const outcome = yield* runOneShot(toSpec(competition)).pipe(
+        Effect.provide(layersOf(competition)),
+        Effect.ensuring(Progress.finish)
+      )
       if (options.json) return yield* printJson(outcomeJson(outcome))
       for (const line of leaderboard(outcome, competition.poolWei)) yield* Console.log(line)
     }).pipe(reporting(options.json))

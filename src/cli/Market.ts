@@ -9,7 +9,7 @@
 import { Args, Command } from "@effect/cli"
 import type { FileSystem } from "@effect/platform"
 import { NodeSink } from "@effect/platform-node"
-import { Chunk, Clock, Effect, Layer, Option, Schema, Stream } from "effect"
+import { Chunk, Clock, Effect, Option, Schema, Stream } from "effect"
 import * as ClusterSpec from "../cluster/ClusterSpec.js"
 import { BadInput, type RecipeInvalid } from "../domain/Errors.js"
 import { defaultGate, Gate } from "../domain/Measurement.js"
@@ -21,6 +21,7 @@ import * as Replay from "../market/Replay.js"
 import type { Payout } from "../market/Reward.js"
 import * as ScorerSpec from "../scorer/ScorerSpec.js"
 import { DEFAULT_SHARDS } from "../scorer/SimHeldOut.js"
+import { layersOf } from "./Compete.js"
 import * as Progress from "./Progress.js"
 import { decode, json, readJsonFile, reporting, stderrIsTerminal, stringify } from "./Shared.js"
 
@@ -246,8 +247,7 @@ const replay = (file: MarketFile, asJson: boolean) =>
       const evaluator = Replay.simEvaluator(shards.value)
       const settler = yield* Replay.prepare(config, evaluator)
       const results = withProgress(Replay.stream(settler, submissions, evaluator), file.submissions.length, terminal)
-      yield* Stream.run(render(file, settler, results, asJson), stdout)
-      return yield* Progress.finish
+      return yield* Stream.run(render(file, settler, results, asJson), stdout).pipe(Effect.ensuring(Progress.finish))
     }
     // real clusters and scorers can fail mid-run: settle everything first, so a failure
     // prints one error document rather than a truncated result document
@@ -255,16 +255,10 @@ const replay = (file: MarketFile, asJson: boolean) =>
     const settler = yield* Replay.prepare(config, evaluator)
     const settled = yield* Stream.runCollect(
       withProgress(Replay.stream(settler, submissions, evaluator), file.submissions.length, terminal)
-    )
-    yield* Progress.finish
+    ).pipe(Effect.ensuring(Progress.finish))
     yield* Stream.run(render(file, settler, Stream.fromChunk(settled), asJson), stdout)
   }).pipe(
-    Effect.provide(
-      Layer.merge(
-        ClusterSpec.toLayer(file.cluster).pipe(Layer.provide(Progress.layer)),
-        ScorerSpec.toLayer(file.scorer ?? ScorerSpec.defaultSpec, file.evalShards)
-      )
-    )
+    Effect.provide(layersOf(file))
   )
 
 const file = Args.text({ name: "market.json" }).pipe(Args.withDescription("the market file"))

@@ -61,8 +61,8 @@ const trainOne = (recipeText: string, seedText: string, asJson: boolean) =>
     const valid = yield* decodeRecipe(parsed)
     const trainSeed = yield* decode(Seed, "--seed")(seedText)
     const trainer = yield* TrainingCluster
-    const artifact = yield* trainer.train(valid, trainSeed)
-    yield* Progress.finish
+    // the status line is cleared whether training succeeds or fails, so an error starts on its own line
+    const artifact = yield* trainer.train(valid, trainSeed).pipe(Effect.ensuring(Progress.finish))
     yield* Console.log(render(artifact, asJson))
   })
 
@@ -70,7 +70,7 @@ const trainStream = (path: string, asJson: boolean) =>
   Effect.flatMap(TrainingCluster, (trainer) =>
     transformJsonLines(path, (input, source) =>
       decode(TrainLine, source)(input).pipe(
-        Effect.flatMap((entry) => trainer.train(entry.recipe, entry.seed)),
+        Effect.flatMap((entry) => trainer.train(entry.recipe, entry.seed).pipe(Effect.ensuring(Progress.finish))),
         Effect.map((artifact) => render(artifact, asJson))
       )))
 

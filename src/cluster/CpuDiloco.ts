@@ -13,7 +13,6 @@
  * the same checkpoint bytes. The loss it reports is provenance only: the checkpoint
  * scorer (`scorer/CheckpointScorer.ts`) re-scores the weights on held-out data.
  */
-import type { CommandExecutor } from "@effect/platform"
 import { FileSystem, Path } from "@effect/platform"
 import { Effect, Either, Layer, Ref, Schema } from "effect"
 import { fileURLToPath } from "node:url"
@@ -22,11 +21,10 @@ import type { TrainedArtifact } from "../domain/Artifact.js"
 import {
   BackendUnavailable,
   CheckpointMalformed,
-  type ClusterError,
   ClusterInvalid,
   RecipeUnsupported
 } from "../domain/Errors.js"
-import { decodeRecipe, type Recipe } from "../domain/Recipe.js"
+import type { Recipe } from "../domain/Recipe.js"
 import { type Checkpoint, decodeCheckpoint } from "../trainer/Checkpoint.js"
 import { DataSpec, decodeDataSpec, MAX_CONTEXT, openDataSource } from "../trainer/DataSource.js"
 import { encodeRunConfig, MAX_ISLANDS, runDefaults } from "../trainer/RunConfig.js"
@@ -39,7 +37,8 @@ import {
   NonEmpty,
   type Requirement,
   runName,
-  sealing,
+  backendCluster,
+  type BackendContext,
   writeRunFile
 } from "./internal/RealBackend.js"
 import * as Subprocess from "./internal/Subprocess.js"
@@ -283,24 +282,14 @@ export const make = (
 ): Effect.Effect<
   TrainingCluster["Type"],
   ClusterInvalid,
-  CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+  BackendContext
 > =>
   Effect.gen(function*() {
     const resolved = yield* settings(options)
-    const context = yield* Effect.context<CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path>()
     const publish = yield* progressSink
 
-    const train = (
-      input: Recipe,
-      seed: bigint
-    ): Effect.Effect<
-      TrainedArtifact,
-      ClusterError,
-      CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
-    > =>
+    return yield* backendCluster(clusterId, resolved.tee, (recipe, trainSeed) =>
       Effect.gen(function*() {
-        const recipe = yield* decodeRecipe(input)
-        const trainSeed = seed & 0xffffffffffffffffn
         yield* checkRecipe(recipe)
         const fs = yield* FileSystem.FileSystem
         const path = yield* Path.Path
@@ -388,24 +377,18 @@ export const make = (
           checkpoint,
           notApplied: []
         } satisfies TrainedArtifact
-      })
-
-    return TrainingCluster.of({
-      id: clusterId,
-      ...sealing(clusterId, resolved.tee),
-      train: (recipe, seed) => Effect.provide(train(recipe, seed), context)
-    })
+      }))
   })
 
 /** The cpu-diloco cluster with a chosen configuration (options decoded from `{"kind":"cpu-diloco",…}` or built in code). */
 export const layerWith = (
   options: CpuDilocoOptions
-): Layer.Layer<TrainingCluster, ClusterInvalid, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
+): Layer.Layer<TrainingCluster, ClusterInvalid, BackendContext> =>
   Layer.effect(TrainingCluster, make(options))
 
 /** The cpu-diloco cluster with every default: the bare spec `{"kind":"cpu-diloco"}`. */
 export const layer: Layer.Layer<
   TrainingCluster,
   ClusterInvalid,
-  CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+  BackendContext
 > = layerWith({})

@@ -20,15 +20,14 @@
  * `utils/logger.py` on stderr; `Saved checkpoint to <ckpt.path>/step_<n> in <s> seconds`
  * from `checkpoint.py`; the launch layout of `scripts/simulate_multi_node_diloco.sh`.
  */
-import type { CommandExecutor } from "@effect/platform"
-import { FileSystem, Path } from "@effect/platform"
+import { Path } from "@effect/platform"
 import { Effect, Either, Layer, Ref, Schema } from "effect"
 import * as NodePath from "node:path"
 import * as Toml from "smol-toml"
 import * as Artifact from "../domain/Artifact.js"
 import type { TrainedArtifact } from "../domain/Artifact.js"
-import { CheckpointMalformed, type ClusterError, type ClusterInvalid, RecipeUnsupported } from "../domain/Errors.js"
-import { decodeRecipe, type Recipe } from "../domain/Recipe.js"
+import { CheckpointMalformed, type ClusterInvalid, RecipeUnsupported } from "../domain/Errors.js"
+import type { Recipe } from "../domain/Recipe.js"
 import {
   cannotExpress,
   commonOptionFields,
@@ -44,7 +43,8 @@ import {
   requireCheckpointDirectory,
   requirePath,
   runName,
-  sealing,
+  backendCluster,
+  type BackendContext,
   U32_MAX,
   writeRunFile
 } from "./internal/RealBackend.js"
@@ -429,21 +429,15 @@ export const make = (
 ): Effect.Effect<
   TrainingCluster["Type"],
   ClusterInvalid,
-  CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+  BackendContext
 > =>
   Effect.gen(function*() {
     const path = yield* Path.Path
     const resolved = yield* settings(options, path)
-    const context = yield* Effect.context<CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path>()
     const publish = yield* progressSink
 
-    const train = (
-      input: Recipe,
-      seed: bigint
-    ): Effect.Effect<TrainedArtifact, ClusterError, FileSystem.FileSystem | CommandExecutor.CommandExecutor> =>
+    return yield* backendCluster(clusterId, resolved.tee, (recipe, trainSeed) =>
       Effect.gen(function*() {
-        const recipe = yield* decodeRecipe(input)
-        const trainSeed = seed & 0xffffffffffffffffn
         yield* requirePath(BACKEND, resolved.workdir, "working directory")
         yield* requirePath(BACKEND, path.join(resolved.workdir, TRAIN_SCRIPT), "training script")
         // a recipe prime cannot express starts nothing and leaves no run directory
@@ -532,17 +526,11 @@ export const make = (
           checkpoint: plan.finalCheckpoints[0] ?? "",
           notApplied: plan.notApplied
         } satisfies TrainedArtifact
-      })
-
-    return TrainingCluster.of({
-      id: clusterId,
-      ...sealing(clusterId, resolved.tee),
-      train: (recipe, seed) => Effect.provide(train(recipe, seed), context)
-    })
+      }))
   })
 
 /** The prime cluster as a layer (options decoded from `{"kind":"prime",…}` or built in code). */
 export const layer = (
   options: PrimeOptions
-): Layer.Layer<TrainingCluster, ClusterInvalid, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
+): Layer.Layer<TrainingCluster, ClusterInvalid, BackendContext> =>
   Layer.effect(TrainingCluster, make(options))

@@ -21,7 +21,6 @@
  * `integration_test_log_marker = "loss"` JSON lines; cooldown's
  * `Saving to <checkpoint_dir>/<run_id>-step<step>` (written by the epoch's checkpointer).
  */
-import type { CommandExecutor } from "@effect/platform"
 import { FileSystem, Path } from "@effect/platform"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { bytesToHex } from "@noble/hashes/utils.js"
@@ -35,10 +34,9 @@ import {
   BackendFailed,
   BackendUnavailable,
   CheckpointMalformed,
-  type ClusterError,
   RecipeUnsupported
 } from "../domain/Errors.js"
-import { decodeRecipe, type Recipe } from "../domain/Recipe.js"
+import type { Recipe } from "../domain/Recipe.js"
 import {
   cannotExpress,
   commonOptionFields,
@@ -51,7 +49,8 @@ import {
   type RecipeField,
   type Requirement,
   runName,
-  sealing,
+  backendCluster,
+  type BackendContext,
   U32_MAX,
   writeRunFile
 } from "./internal/RealBackend.js"
@@ -530,20 +529,14 @@ interface RunState {
 /** Build the Psyche cluster (options already decoded). */
 export const make = (
   options: PsycheOptions
-): Effect.Effect<TrainingCluster["Type"], never, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
+): Effect.Effect<TrainingCluster["Type"], never, BackendContext> =>
   Effect.gen(function*() {
     const path = yield* Path.Path
     const resolved = settings(options, path)
-    const context = yield* Effect.context<CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path>()
     const publish = yield* progressSink
 
-    const train = (
-      input: Recipe,
-      seed: bigint
-    ): Effect.Effect<TrainedArtifact, ClusterError, FileSystem.FileSystem | CommandExecutor.CommandExecutor> =>
+    return yield* backendCluster(clusterId, resolved.tee, (recipe, trainSeed) =>
       Effect.gen(function*() {
-        const recipe = yield* decodeRecipe(input)
-        const trainSeed = seed & 0xffffffffffffffffn
         const name = runName(Artifact.ref({ recipe, trainSeed }))
         // a recipe Psyche cannot express starts nothing and leaves no run directory
         yield* unappliedKnobs(recipe, resolved)
@@ -650,17 +643,11 @@ export const make = (
           checkpoint,
           notApplied: plan.notApplied
         } satisfies TrainedArtifact
-      })
-
-    return TrainingCluster.of({
-      id: clusterId,
-      ...sealing(clusterId, resolved.tee),
-      train: (recipe, seed) => Effect.provide(train(recipe, seed), context)
-    })
+      }))
   })
 
 /** The Psyche cluster as a layer (options decoded from `{"kind":"psyche",…}` or built in code). */
 export const layer = (
   options: PsycheOptions
-): Layer.Layer<TrainingCluster, never, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
+): Layer.Layer<TrainingCluster, never, BackendContext> =>
   Layer.effect(TrainingCluster, make(options))

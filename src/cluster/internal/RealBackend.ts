@@ -9,7 +9,10 @@ import { Effect, Either, Option, Schema } from "effect"
 import { delimiter } from "node:path"
 import { type AttestationReport, textReport, TeeType } from "../../attestation/Report.js"
 import { BackendUnavailable, CheckpointMalformed, ClusterInvalid, RecipeUnsupported } from "../../domain/Errors.js"
-import type { Isolation } from "../TrainingCluster.js"
+import type { TrainedArtifact } from "../../domain/Artifact.js"
+import type { ClusterError } from "../../domain/Errors.js"
+import { decodeRecipe, type Recipe } from "../../domain/Recipe.js"
+import { type Isolation, TrainingCluster } from "../TrainingCluster.js"
 import * as Subprocess from "./Subprocess.js"
 
 /** The name of a recipe knob, as listed in an `ignore` option and in an artifact's `notApplied`. */
@@ -94,6 +97,30 @@ export const sealing = (
   tee === "none"
     ? { isolation: "shared", attestation: Option.none() }
     : { isolation: "sealed", attestation: Option.some(teeClaim(clusterId, tee)) }
+
+/** The platform services a real backend runs its subprocesses and files with. */
+export type BackendContext = CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+
+/**
+ * A real backend as a `TrainingCluster`: the recipe is validated and the seed taken as
+ * u64 before `train` sees them, and the platform services are captured when the layer
+ * is built, so the service's `train` needs nothing from its caller.
+ */
+export const backendCluster = (
+  clusterId: string,
+  tee: TeeType,
+  train: (recipe: Recipe, trainSeed: bigint) => Effect.Effect<TrainedArtifact, ClusterError, BackendContext>
+): Effect.Effect<TrainingCluster["Type"], never, BackendContext> =>
+  Effect.map(Effect.context<BackendContext>(), (context) =>
+    TrainingCluster.of({
+      id: clusterId,
+      ...sealing(clusterId, tee),
+      train: (recipe, seed) =>
+        decodeRecipe(recipe).pipe(
+          Effect.flatMap((valid) => train(valid, seed & 0xffffffffffffffffn)),
+          Effect.provide(context)
+        )
+    }))
 
 /**
  * The report of a backend whose operator declared a TEE: the declared tee type,
