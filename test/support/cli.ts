@@ -11,12 +11,23 @@ export interface CliResult {
   readonly stderr: string
 }
 
-export const runCli = (
+export interface RunOptions {
+  input?: string
+  cwd?: string
+  env?: Record<string, string>
+}
+
+/** Run the built `trainmarket` binary with these arguments. */
+export const runCli = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<CliResult> =>
+  runNode([binary, ...args], options)
+
+/** Run Node (this test run's own executable) with these arguments in a child process. */
+export const runNode = (
   args: ReadonlyArray<string>,
-  options: { input?: string; cwd?: string; env?: Record<string, string> } = {}
+  options: RunOptions = {}
 ): Promise<CliResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binary, ...args], {
+    const child = spawn(process.execPath, args, {
       cwd: options.cwd ?? repoRoot,
       env: { ...process.env, NO_COLOR: "1", ...options.env },
       stdio: ["pipe", "pipe", "pipe"]
