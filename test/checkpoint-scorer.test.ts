@@ -13,7 +13,10 @@ import { Effect, Either, Schema } from "effect"
 import * as fc from "fast-check"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as CpuDiloco from "../src/cluster/CpuDiloco.js"
 import * as ClusterSpec from "../src/cluster/ClusterSpec.js"
+import * as Prime from "../src/cluster/Prime.js"
+import * as Psyche from "../src/cluster/Psyche.js"
 import { TrainingCluster } from "../src/cluster/TrainingCluster.js"
 import type { TrainedArtifact } from "../src/domain/Artifact.js"
 import type { Split } from "../src/domain/Measurement.js"
@@ -33,13 +36,19 @@ const HISTORY = 64
 /** Write a checkpoint whose weights are zero except the output bias (`bias`, or zero). */
 const writeModel = (
   file: string,
-  options: { readonly bias?: ReadonlyArray<number>; readonly config?: ModelConfig; readonly vocabulary?: ReadonlyArray<string> } = {}
+  options: {
+    readonly bias?: ReadonlyArray<number>
+    readonly config?: ModelConfig
+    readonly vocabulary?: ReadonlyArray<string>
+    /** The data source the checkpoint says it was trained on (default: the Markov source). */
+    readonly data?: DataSpec
+  } = {}
 ): string => {
   const config = options.config ?? model
   const weights = paramSpecs(config).map((p) =>
     p.name === "output.bias" && options.bias !== undefined ? Float32Array.from(options.bias) : new Float32Array(p.size)
   )
-  const data: DataSpec = options.vocabulary === undefined ? markov : { kind: "text", path: "corpus.txt" }
+  const data: DataSpec = options.data ?? markov
   fs.writeFileSync(
     file,
     encodeCheckpoint({ model: config, data, vocabulary: options.vocabulary, weights, training: { seed: "0" } })
@@ -151,7 +160,8 @@ describe("checkpoint scorer: known checkpoints (hand-derived values)", () => {
       const vocabulary = [...new Set(Array.from(line))].sort()
       const file = writeModel(path.join(dir, "text.safetensors"), {
         config: { ...model, vocab: vocabulary.length },
-        vocabulary
+        vocabulary,
+        data: { kind: "text", path: corpus }
       })
       const m = yield* measureWith({ shards: 4, tokensPerShard: 32, data: { kind: "text", path: corpus } }, artifact(file))
       assert.closeTo(m.value, -Math.log(vocabulary.length), 1e-12)
@@ -196,7 +206,28 @@ describe("checkpoint scorer: refusals and bad checkpoints", () => {
       assert.strictEqual(error._tag, "ScorerRefused")
     }))
 
-  it.effect("a missing, garbled or other-vocabulary checkpoint is CheckpointMalformed", () =>
+  it.effect("the simulated scorer refuses a real backend's artifact even with its checkpoint field removed", () =>
+    Effect.gen(function*() {
+      const scorer = yield* Effect.provide(Scorer, SimHeldOut.layer)
+      const real = [
+        CpuDiloco.clusterId,
+        Prime.clusterId,
+        Psyche.clusterId,
+        `sealed(${Prime.clusterId})`,
+        `hierarchical[sync=4](local-sim,sealed(${CpuDiloco.clusterId}))`
+      ]
+      for (const clusterId of real) {
+        const error = yield* Effect.flip(scorer.measure({ ...artifact(undefined), clusterId }, "held-out"))
+        assert.strictEqual(error._tag, "ScorerRefused", clusterId)
+      }
+      // simulated compositions, and ids that merely contain a backend's name, are scored
+      for (const clusterId of ["local-sim", "hierarchical[sync=4](local-sim,sealed(local-sim))", "primed-double"]) {
+        const measured = yield* scorer.measure({ ...artifact(undefined), clusterId }, "held-out")
+        assert.strictEqual(measured.n, SimHeldOut.DEFAULT_SHARDS, clusterId)
+      }
+    }))
+
+  it.effect("a missing, garbled or self-contradicting checkpoint is CheckpointMalformed", () =>
     Effect.gen(function*() {
       const dir = tempDir("ckpt-bad")
       const missing = yield* Effect.flip(measureWith({}, artifact(path.join(dir, "absent.safetensors"))))
@@ -205,12 +236,31 @@ describe("checkpoint scorer: refusals and bad checkpoints", () => {
       fs.writeFileSync(garbled, "\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
       const bad = yield* Effect.flip(measureWith({}, artifact(garbled)))
       assert.strictEqual(bad._tag, "CheckpointMalformed")
+      // says it was trained on the scorer's 8-symbol chain, but its weights cover 5 symbols
+      const five = writeModel(path.join(dir, "five.safetensors"), { config: { ...model, vocab: 5 } })
+      const contradicting = yield* Effect.flip(measureWith({}, artifact(five)))
+      assert.strictEqual(contradicting._tag, "CheckpointMalformed")
+      assert.include(contradicting.message, "vocabulary")
+    }))
+
+  it.effect("a checkpoint trained on another data source than the scorer holds out is refused (ScorerRefused)", () =>
+    Effect.gen(function*() {
+      const dir = tempDir("ckpt-source")
       const eight = writeModel(path.join(dir, "eight.safetensors"))
-      const otherVocabulary = yield* Effect.flip(
-        measureWith({ data: { kind: "markov", alphabet: 5, order: 2, seed: "0" } }, artifact(eight))
-      )
-      assert.strictEqual(otherVocabulary._tag, "CheckpointMalformed")
-      assert.include(otherVocabulary.message, "vocabulary")
+      // the same alphabet (so the weights would load) but another chain: scoring it would measure another task
+      for (const data of [
+        { kind: "markov" as const, alphabet: 8, order: 2, seed: "99" },
+        { kind: "markov" as const, alphabet: 8, order: 3, seed: "0" },
+        { kind: "markov" as const, alphabet: 5, order: 2, seed: "0" }
+      ]) {
+        const refused = yield* Effect.flip(measureWith({ data }, artifact(eight)))
+        assert.strictEqual(refused._tag, "ScorerRefused")
+        assert.include(refused.message, "was trained on")
+      }
+      const corpus = path.join(dir, "corpus.txt")
+      fs.writeFileSync(corpus, "abcdefgh".repeat(2000))
+      const text = yield* Effect.flip(measureWith({ data: { kind: "text", path: corpus } }, artifact(eight)))
+      assert.strictEqual(text._tag, "ScorerRefused")
     }))
 
   it.effect("impossible settings are ScorerInvalid; the spec's shards default to the file's evalShards", () =>
@@ -241,15 +291,14 @@ describe("checkpoint scorer: refusals and bad checkpoints", () => {
 })
 
 layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("checkpoint scorer on real training", (it) => {
-  it.effect("the bare {\"kind\":\"cpu-diloco\"} spec trains in under 30 s and its checkpoint closes most of the gap to the floor", () =>
+  // (how long the bare spec takes is measured by `npm run bench`, never asserted here)
+  it.effect("the bare {\"kind\":\"cpu-diloco\"} spec trains a checkpoint that closes most of the gap to the floor", () =>
     Effect.gen(function*() {
       const decoded = Schema.decodeUnknownSync(ClusterSpec.ClusterSpec)({ kind: "cpu-diloco" })
-      const started = Date.now()
       const trained = yield* Effect.flatMap(TrainingCluster, (c) =>
         c.train({ islands: 1, innerSteps: 1, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }, 1n)).pipe(
           Effect.provide(ClusterSpec.toLayer(decoded))
         )
-      assert.isBelow(Date.now() - started, 30_000)
       const measured = yield* Effect.flatMap(Scorer, (s) => s.measure(trained, "held-out")).pipe(
         Effect.provide(CheckpointScorer.layer)
       )

@@ -217,14 +217,12 @@ emit({ event: "done", trainLoss: 1.5, checkpoint })
     Effect.gen(function*() {
       const dir = tempDir("cpu-hang")
       const executable = standIn(dir, `emit({ event: "start" }); setInterval(() => {}, 1000)`)
-      const started = Date.now()
       const error = yield* failure(options(dir, executable, 1.5))
       assert.strictEqual(error._tag, "TrainingTimeout")
       if (error._tag === "TrainingTimeout") {
         assert.strictEqual(error.deadlineMillis, 1500)
         assert.strictEqual(error.clusterId, "cpu-diloco")
       }
-      assert.isAtLeast(Date.now() - started, 1500)
       const pid = yield* pidOf(dir)
       assert.isFalse(running(pid))
       assert.isTrue(yield* gone(pid))

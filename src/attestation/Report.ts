@@ -5,7 +5,9 @@
 import { Schema } from "effect"
 
 /** TEE types, kebab-case in files. */
-export const TeeType = Schema.Literal("none", "phala-tdx", "aws-nitro", "gcp-confidential", "azure-snp")
+export const TeeType = Schema.Literal("none", "phala-tdx", "aws-nitro", "gcp-confidential", "azure-snp").annotations({
+  message: () => ({ message: "must be one of none, phala-tdx, aws-nitro, gcp-confidential, azure-snp", override: true })
+})
 export type TeeType = typeof TeeType.Type
 
 /** The byte code of each TEE type, as committed in the report hash. */

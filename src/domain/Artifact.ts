@@ -54,8 +54,19 @@ export const ref = (artifact: Pick<TrainedArtifact, "recipe" | "trainSeed">): st
   return `training:${hash.toString(16).padStart(16, "0")}`
 }
 
-/** True when the artifact came from a real backend (it carries trained weights). */
-export const isReal = (artifact: TrainedArtifact): boolean => artifact.checkpoint !== undefined
+/** The cluster ids of the real training backends (each appears as itself inside a composition's id). */
+export const REAL_BACKEND_IDS: ReadonlyArray<string> = ["prime", "psyche", "cpu-diloco"]
+
+const realBackendToken = new RegExp(`(^|[(,])(${REAL_BACKEND_IDS.join("|")})(?=[),]|$)`)
+
+/**
+ * True when the artifact came from a real backend: it carries trained weights, or its
+ * provenance names a real backend (alone or inside a hierarchy or sealed wrapper), so
+ * dropping the checkpoint field does not turn a real run's loss claim into something
+ * a simulated referee would score.
+ */
+export const isReal = (artifact: TrainedArtifact): boolean =>
+  artifact.checkpoint !== undefined || realBackendToken.test(artifact.clusterId)
 
 /**
  * Check what a cluster returned: its claim must be finite, and it must be the

@@ -5,8 +5,9 @@
  * no trainer ever reads), the dev stream for `dev` — and reports minus the mean loss
  * per shard with the interval of SPEC §4 (higher is better). It never reads the loss a
  * cluster reported: only the weights count. An artifact without a checkpoint is
- * refused (simulated training has no weights to evaluate), and a checkpoint that is
- * missing, malformed, or over another vocabulary is `CheckpointMalformed`.
+ * refused (simulated training has no weights to evaluate), so is one trained on another
+ * data source than the scorer holds out, and a checkpoint that is missing or malformed
+ * is `CheckpointMalformed`.
  */
 import { Path } from "@effect/platform"
 import { Effect, Either, Layer, Schema } from "effect"
@@ -14,9 +15,17 @@ import type { TrainedArtifact } from "../domain/Artifact.js"
 import { CheckpointMalformed, ScorerInvalid, ScorerRefused } from "../domain/Errors.js"
 import { type Measurement, type Split, Z_95 } from "../domain/Measurement.js"
 import { DataOption } from "../cluster/CpuDiloco.js"
-import { type DataSpec, decodeDataSpec, MAX_CONTEXT, openDataSource, type Shard } from "../trainer/DataSource.js"
+import { readCheckpoint } from "../trainer/Checkpoint.js"
+import {
+  type DataSpec,
+  decodeDataSpec,
+  encodeDataSpec,
+  MAX_CONTEXT,
+  openDataSource,
+  type Shard
+} from "../trainer/DataSource.js"
 import { CheckpointInvalid, DataInvalid } from "../trainer/Errors.js"
-import { evaluateCheckpoint, evaluatedTokens, heldOutShards } from "../trainer/Evaluate.js"
+import { evaluatedTokens, evaluateLoaded, heldOutShards, sameSource } from "../trainer/Evaluate.js"
 import { Scorer } from "./Scorer.js"
 
 /** Default number of evaluation shards (a competition file's `evalShards` overrides it). */
@@ -37,8 +46,9 @@ const intIn = (min: number, max: number) =>
 
 /**
  * The scorer spec `{"kind":"checkpoint","shards":16,"tokensPerShard":1024,"data":{…}}`:
- * `shards` defaults to the file's `evalShards`, `data` to the trainer's default source
- * (it must be the source the checkpoints were trained on, or at least share its vocabulary).
+ * `shards` defaults to the file's `evalShards`, `data` to the trainer's default source.
+ * It must be the source the checkpoints were trained on (a checkpoint records it): an
+ * artifact trained on another source is refused.
  */
 export const CheckpointSpec = Schema.Struct({
   kind: Schema.Literal("checkpoint"),
@@ -106,20 +116,37 @@ export const devShards = (
     })
   )
 
+/** The data spec in its JSON form, for messages. */
+const describeData = (spec: DataSpec): string => JSON.stringify(encodeDataSpec(spec))
+
 /**
  * Per-shard losses of a checkpoint. The evaluator throws: an unusable checkpoint is
- * `CheckpointMalformed` (blamed on the cluster that made it), unreadable scorer data a
- * `ScorerRefused`, anything else a defect.
+ * `CheckpointMalformed` (blamed on the cluster that made it); a checkpoint trained on
+ * another data source than the scorer holds out, or unreadable scorer data, is a
+ * `ScorerRefused` (a misconfigured referee, not a bad cluster); anything else a defect.
  */
 const evaluate = (
   clusterId: string,
   scorer: string,
-  checkpoint: string,
+  checkpointPath: string,
   data: DataSpec,
   shards: ReadonlyArray<Shard>
 ): Effect.Effect<ReadonlyArray<number>, CheckpointMalformed | ScorerRefused> =>
-  Effect.try({ try: () => evaluateCheckpoint(checkpoint, data, shards), catch: (error): unknown => error }).pipe(
+  Effect.try({ try: () => readCheckpoint(checkpointPath), catch: (error): unknown => error }).pipe(
+    Effect.filterOrFail(
+      (checkpoint) => sameSource(checkpoint.data, data),
+      (checkpoint): unknown =>
+        new ScorerRefused({
+          scorer,
+          reason: `${checkpointPath} was trained on ${describeData(checkpoint.data)}, but this scorer holds out ` +
+            `${describeData(data)}: give the scorer the data spec the cluster trains on`
+        })
+    ),
+    Effect.flatMap((checkpoint) =>
+      Effect.try({ try: () => evaluateLoaded(checkpoint, data, shards), catch: (error): unknown => error })
+    ),
     Effect.catchAll((error): Effect.Effect<never, CheckpointMalformed | ScorerRefused> => {
+      if (error instanceof ScorerRefused) return Effect.fail(error)
       if (error instanceof CheckpointInvalid) {
         return Effect.fail(new CheckpointMalformed({ backend: clusterId, reason: error.message }))
       }

@@ -62,7 +62,8 @@ export const make = (shards: number = DEFAULT_SHARDS): Effect.Effect<Scorer["Typ
           new ScorerRefused({
             scorer: id,
             reason:
-              `artifact from ${artifact.clusterId} carries a checkpoint; the simulated scorer would only re-read the cluster's own loss claim (use the checkpoint scorer)`
+              `artifact from ${artifact.clusterId} was trained by a real backend; the simulated scorer would only ` +
+              `re-read the cluster's own loss claim (use the checkpoint scorer)`
           })
         )
         : Effect.succeed(measure(artifact, split, shards))

@@ -65,11 +65,27 @@ export const evaluateCheckpoint = (
   checkpointPath: string,
   dataSpec: DataSpec,
   shards: ReadonlyArray<Shard>
+): ReadonlyArray<number> => evaluateLoaded(readCheckpoint(checkpointPath), dataSpec, shards)
+
+/** Score an already loaded checkpoint (see `evaluateCheckpoint`). */
+export const evaluateLoaded = (
+  checkpoint: Checkpoint,
+  dataSpec: DataSpec,
+  shards: ReadonlyArray<Shard>
 ): ReadonlyArray<number> => {
-  const checkpoint = readCheckpoint(checkpointPath)
   checkCompatible(checkpoint, dataSpec)
   return evaluateWeights(checkpoint, shards)
 }
+
+/**
+ * Whether two data specs name the same source: the same Markov chain (order, alphabet,
+ * seed), or the same text file. Held-out data of another source would measure another
+ * task: a model that learned the wrong chain can then beat one that learned the right one.
+ */
+export const sameSource = (a: DataSpec, b: DataSpec): boolean =>
+  a.kind === "markov"
+    ? b.kind === "markov" && a.order === b.order && a.alphabet === b.alphabet && a.seed === b.seed
+    : b.kind === "text" && a.path === b.path
 
 /** Tokens an evaluation scores (the targets of all shards): a natural cost figure for a scorer. */
 export const evaluatedTokens = (shards: ReadonlyArray<Shard>): number =>
