@@ -125,8 +125,8 @@ describe("trainmarket binary", () => {
     const researchers = competition["researchers"] as Array<Record<string, unknown>>
     const competitionWith = (name: string, patch: Record<string, unknown>) =>
       write(name, JSON.stringify({ ...competition, ...patch }))
-    // [arguments, expected tag, a word the message must name]
-    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string, string]> = [
+    // [arguments, expected tag, a word the message must name, stdin]
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string, string, string?]> = [
       [["train", "--recipe", recipeWith({ keepFraction: 0 }), "--seed", "1"], "RecipeInvalid", "keepFraction"],
       [["train", "--recipe", "{not json", "--seed", "1"], "BadInput", "JSON"],
       [["train", "--recipe", recipeWith({}), "--seed", "18446744073709551616"], "BadInput", "seed"],
@@ -152,10 +152,29 @@ describe("trainmarket binary", () => {
       ],
       [["compete", competitionWith("badseed.json", { baseline: { recipe: scaleIslands, seed: "-4" } })], "BadInput", "seed"],
       [["score", "--artifact", "{\"recipe\":1}"], "RecipeInvalid", "recipe"],
-      [["score", "--artifact", join(dir, "nothing.json")], "BadInput", "not found"]
+      [["score", "--artifact", join(dir, "nothing.json")], "BadInput", "not found"],
+      // a multi-line file that is not JSON: still a one-line message
+      [["compete", write("lines.json", "hello\nworld\n")], "BadInput", "JSON"],
+      // streamed inputs fail the same way (stdout is a pipe here, as in any script)
+      [["train", "--input", join(dir, "absent.jsonl")], "BadInput", "not found"],
+      [["score", "--input", join(dir, "absent.jsonl")], "BadInput", "not found"],
+      [["train", "--input", "-"], "BadInput", "stdin line 1", "not json\n"]
     ]
-    const errors = await Promise.all(cases.map(([args, tag]) => assertTypedFailure(args, tag)))
+    const errors = await Promise.all(cases.map(([args, tag, , input]) => assertTypedFailure(args, tag, input)))
     errors.forEach((error, i) => assert.include(error.message, cases[i]![2], error.message))
+  })
+
+  it("a bad line in a JSON Lines stream fails after the lines before it were written", async () => {
+    const good = JSON.stringify({ recipe: scaleIslands, seed: "7" })
+    const result = await runCli(["train", "--input", "-", "--json"], { input: `${good}\n\n{"recipe":\n${good}\n` })
+    assert.strictEqual(result.code, 1)
+    const [first, error, ...rest] = result.stdout.trim().split("\n")
+    assert.deepStrictEqual(rest, [])
+    const artifact = JSON.parse(first ?? "") as { trainSeed: string; recipe: unknown }
+    assert.deepStrictEqual([artifact.trainSeed, artifact.recipe], ["7", scaleIslands])
+    const failure = JSON.parse(error ?? "") as { error: { _tag: string; message: string } }
+    assert.strictEqual(failure.error._tag, "BadInput")
+    assert.include(failure.error.message, "stdin line 3")
   })
 
   it("an unknown flag with --json still prints a JSON error", async () => {

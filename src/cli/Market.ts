@@ -8,7 +8,6 @@
  */
 import { Args, Command } from "@effect/cli"
 import type { FileSystem } from "@effect/platform"
-import { NodeSink } from "@effect/platform-node"
 import { Chunk, Clock, Effect, Option, Schema, Stream } from "effect"
 import * as ClusterSpec from "../cluster/ClusterSpec.js"
 import { BadInput, type RecipeInvalid } from "../domain/Errors.js"
@@ -23,7 +22,7 @@ import * as ScorerSpec from "../scorer/ScorerSpec.js"
 import { DEFAULT_SHARDS } from "../scorer/SimHeldOut.js"
 import { layersOf } from "./Compete.js"
 import * as Progress from "./Progress.js"
-import { decode, json, readJsonFile, reporting, stderrIsTerminal, stringify } from "./Shared.js"
+import { decode, json, readJsonFile, reporting, stderrIsTerminal, stringify, writeStdout } from "./Shared.js"
 
 /** One submission in a market file. */
 export const MarketSubmission = Schema.Struct({ researcher: Schema.String, recipe: Recipe })
@@ -223,13 +222,6 @@ const withProgress = (
     }))
 }
 
-/** stdout as a sink that is not closed at the end (so a later error can still be printed). */
-const stdout = NodeSink.fromWritable(
-  () => process.stdout,
-  (cause) => new BadInput({ source: "stdout", reason: `cannot be written (${String(cause)})` }),
-  { endOnDone: false }
-)
-
 /** Is the file's cluster and scorer the simulator pair, which replays as plain functions? */
 const simulated = (file: MarketFile): Option.Option<number> =>
   file.cluster.kind === "local-sim" && (file.scorer === undefined || file.scorer.kind === "sim-held-out")
@@ -247,7 +239,7 @@ const replay = (file: MarketFile, asJson: boolean) =>
       const evaluator = Replay.simEvaluator(shards.value)
       const settler = yield* Replay.prepare(config, evaluator)
       const results = withProgress(Replay.stream(settler, submissions, evaluator), file.submissions.length, terminal)
-      return yield* Stream.run(render(file, settler, results, asJson), stdout).pipe(Effect.ensuring(Progress.finish))
+      return yield* Stream.runForEach(render(file, settler, results, asJson), writeStdout).pipe(Effect.ensuring(Progress.finish))
     }
     // real clusters and scorers can fail mid-run: settle everything first, so a failure
     // prints one error document rather than a truncated result document
@@ -256,7 +248,7 @@ const replay = (file: MarketFile, asJson: boolean) =>
     const settled = yield* Stream.runCollect(
       withProgress(Replay.stream(settler, submissions, evaluator), file.submissions.length, terminal)
     ).pipe(Effect.ensuring(Progress.finish))
-    yield* Stream.run(render(file, settler, Stream.fromChunk(settled), asJson), stdout)
+    yield* Stream.runForEach(render(file, settler, Stream.fromChunk(settled), asJson), writeStdout)
   }).pipe(
     Effect.provide(layersOf(file))
   )

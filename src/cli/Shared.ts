@@ -5,8 +5,8 @@
  */
 import { Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { NodeSink, NodeStream } from "@effect/platform-node"
-import { Chunk, Console, Data, Effect, ParseResult, Schema, Sink, Stream } from "effect"
+import { NodeStream } from "@effect/platform-node"
+import { Chunk, Console, Data, Effect, ParseResult, Schema, Stream } from "effect"
 import { BadInput, RecipeInvalid } from "../domain/Errors.js"
 
 /** `--json`: print exactly one JSON document (or JSON Lines for streams) on stdout. */
@@ -26,7 +26,11 @@ export const parseJson = (text: string, source: string): Effect.Effect<unknown, 
   Effect.try({
     try: (): unknown => JSON.parse(text),
     catch: (error) =>
-      new BadInput({ source, reason: `not valid JSON (${error instanceof Error ? error.message : String(error)})` })
+      new BadInput({
+        source,
+        // JSON.parse quotes the text around the problem, newlines included: keep the message on one line
+        reason: `not valid JSON (${(error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ")})`
+      })
   })
 
 /** Read a whole text file; a missing or unreadable file is a `BadInput` naming it. */
@@ -127,7 +131,7 @@ export interface TypedError {
 export const printError = (error: TypedError, asJson: boolean): Effect.Effect<void> =>
   asJson
     ? printJson({ error: { _tag: error._tag, message: error.message } })
-    : Console.error(`trainmarket: ${error._tag}: ${error.message}`)
+    : Console.error(`trainmarket: ${error._tag}: ${error.message.replace(/\s*\n\s*/g, " ")}`)
 
 /** Run a command body, printing its typed failure and turning it into `Reported`. */
 export const reporting = (asJson: boolean) =>
@@ -138,10 +142,36 @@ export const reporting = (asJson: boolean) =>
 export const stderrIsTerminal: Effect.Effect<boolean> = Effect.sync(() => process.stderr.isTTY === true)
 
 /**
+ * Write text to stdout with backpressure: when the pipe is full, wait for `drain`
+ * before going on, so a fast producer never piles output up in memory. stdout is
+ * never ended, so an error document can still follow.
+ */
+export const writeStdout = (text: string): Effect.Effect<void, BadInput> =>
+  Effect.async<void, BadInput>((resume) => {
+    const stdout = process.stdout
+    if (stdout.write(text)) return resume(Effect.void)
+    const onDrain = () => {
+      stdout.off("error", onError)
+      resume(Effect.void)
+    }
+    const onError = (error: Error) => {
+      stdout.off("drain", onDrain)
+      resume(Effect.fail(new BadInput({ source: "stdout", reason: `cannot be written (${error.message})` })))
+    }
+    stdout.once("drain", onDrain)
+    stdout.once("error", onError)
+    return Effect.sync(() => {
+      stdout.off("drain", onDrain)
+      stdout.off("error", onError)
+    })
+  })
+
+/**
  * Transform a JSON Lines input (a file, or stdin for `-`) line by line, writing one
  * output line per non-blank input line to stdout as it goes. Lines are handled a
  * chunk at a time and written with backpressure, so memory stays flat for any
- * input length. A bad line fails the command with an error naming its line number.
+ * input length. A bad line fails the command with an error naming its line number,
+ * after the output of every line before it has been written.
  */
 export const transformJsonLines = <E, R>(
   path: string,
@@ -151,21 +181,25 @@ export const transformJsonLines = <E, R>(
   let lineNumber = 0
   return inputLines(path).pipe(
     Stream.mapChunksEffect((lines) =>
-      Effect.map(
-        Effect.forEach(lines, (line) => {
+      Effect.suspend(() => {
+        let output = ""
+        return Effect.forEach(lines, (line) => {
           lineNumber += 1
-          if (line.trim() === "") return Effect.succeed("")
+          if (line.trim() === "") return Effect.void
           const source = `${name} line ${lineNumber}`
           return parseJson(line, source).pipe(
             Effect.flatMap((input) => handle(input, source)),
-            Effect.map((output) => `${output}\n`)
+            Effect.map((text) => {
+              output += `${text}\n`
+            })
           )
-        }),
-        (outputs) => Chunk.of(outputs.join(""))
-      )
+        }, { discard: true }).pipe(
+          Effect.map(() => Chunk.of(output)),
+          // what the lines before a bad one produced is still written
+          Effect.tapError(() => writeStdout(output))
+        )
+      })
     ),
-    Stream.run(stdoutSink)
+    Stream.runForEach(writeStdout)
   )
 }
-
-const stdoutSink = Sink.mapError(NodeSink.stdout, (error) => new BadInput({ source: "stdout", reason: error.message }))
