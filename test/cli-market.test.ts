@@ -248,6 +248,50 @@ describe("trainmarket market replay", () => {
     assert.match(result.stdout, /final best 280,862 micros; spent 280,862,000,000,000 wei/)
   })
 
+  describe("--submissions: the submissions streamed from a JSON Lines file", () => {
+    const { submissions: _inline, ...head } = marketFile(submissionsOf("improving"))
+    const lines = (entries: ReadonlyArray<unknown>) => entries.map((entry) => JSON.stringify(entry)).join("\n") + "\n"
+
+    it("gives the same document as the submissions inline, blank lines skipped", async () => {
+      for (const s of continuous.scenarios) {
+        const inline = await replayJson(write(`inline-${s.name}.json`, marketFile(submissionsOf(s.name))))
+        const streamed = await runCli([
+          "market",
+          "replay",
+          write(`head-${s.name}.json`, head),
+          "--submissions",
+          write(`${s.name}.jsonl`, `\n${lines(submissionsOf(s.name))}\n`),
+          "--json"
+        ])
+        assert.strictEqual(streamed.code, 0, streamed.stdout + streamed.stderr)
+        assert.deepStrictEqual(jsonOf(streamed), inline)
+      }
+    })
+
+    it("a bad line fails before anything is printed, naming its line; submissions in both places are refused", async () => {
+      const good = submissionsOf("improving")
+      const broken = write("broken.jsonl", `${lines(good.slice(0, 2))}{"researcher": "x", "recipe":\n`)
+      const result = await runCli(["market", "replay", write("head.json", head), "--submissions", broken, "--json"])
+      assert.strictEqual(result.code, 1)
+      const doc = jsonOf(result) as { error: { _tag: string; message: string } }
+      assert.strictEqual(doc.error._tag, "BadInput")
+      assert.include(doc.error.message, "line 3")
+      const knob = write("knob.jsonl", lines([...good, { researcher: "y", recipe: { ...baselineRecipe, islands: 0 } }]))
+      const bad = await runCli(["market", "replay", write("head.json", head), "--submissions", knob, "--json"])
+      assert.deepStrictEqual((jsonOf(bad) as { error: { _tag: string } }).error._tag, "RecipeInvalid")
+      const both = await runCli([
+        "market",
+        "replay",
+        write("both.json", marketFile(good)),
+        "--submissions",
+        write("good.jsonl", lines(good)),
+        "--json"
+      ])
+      assert.strictEqual(both.code, 1)
+      assert.include((jsonOf(both) as { error: { message: string } }).error.message, "not both")
+    })
+  })
+
   describe("malformed market files are typed errors naming what is wrong", () => {
     const good = marketFile(submissionsOf("improving"))
     it("an unknown top-level field", async () => {

@@ -30,7 +30,7 @@ interface Client {
   readonly roundDelayMs?: number
 }
 interface Scenario {
-  readonly server?: { readonly mode?: "crash"; readonly bindDelayMs?: number }
+  readonly server?: { readonly mode?: "crash" | "quit-early"; readonly bindDelayMs?: number }
   readonly clients?: Record<string, Client>
 }
 
@@ -181,13 +181,41 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
       const garbage = yield* setup({ clients: { "*": { mode: "garbage" } } })
       const error = yield* Effect.flip(train(garbage.options, recipe({ islands: 2 })))
       assert.strictEqual(error._tag, "CheckpointMalformed")
-      assert.include(error.message, "every client exited without saving the final step 6 (no \"Saving to\" line at all)")
+      assert.match(
+        error.message,
+        /: client [01] exited before the final step 6's checkpoint was saved \(no "Saving to" line at all\)$/
+      )
       allGone(garbage.pids)
       const empty = yield* setup({ clients: { "*": { mode: "saving-without-file" } } })
       const missing = yield* Effect.flip(train(empty.options, recipe({ islands: 2 })))
       assert.strictEqual(missing._tag, "CheckpointMalformed")
       assert.include(missing.message, "holds no safetensors")
       allGone(empty.pids)
+    }))
+
+  it.effect("one client of four exiting 0 early is CheckpointMalformed at once; the server and other clients are killed", () =>
+    Effect.gen(function*() {
+      // the other clients hang: without a verdict on the early exit, the run would wait for its one-hour deadline
+      const { options, pids } = yield* setup({ clients: { "*": { mode: "hang" }, "2": { mode: "garbage" } } })
+      const error = yield* Effect.flip(train({ ...options, deadlineSeconds: 3600 }, recipe({ islands: 4 })))
+      assert.strictEqual(error._tag, "CheckpointMalformed")
+      assert.match(
+        error.message,
+        /: client [0-3] exited before the final step 6's checkpoint was saved \(no "Saving to" line at all\)$/
+      )
+      // the server and all four clients had started (each client records its pid before it joins)
+      assert.isTrue(fs.existsSync(path.join(pids, "server.pid")))
+      assert.strictEqual(fs.readdirSync(pids).filter((file) => /^client-\d+\.pid$/.test(file)).length, 4)
+      allGone(pids)
+    }))
+
+  it.effect("a server that exits 0 before the final checkpoint is CheckpointMalformed at once; the clients are killed", () =>
+    Effect.gen(function*() {
+      const { options, pids } = yield* setup({ server: { mode: "quit-early" }, clients: { "*": { mode: "hang" } } })
+      const error = yield* Effect.flip(train({ ...options, deadlineSeconds: 3600 }, recipe({ islands: 2 })))
+      assert.strictEqual(error._tag, "CheckpointMalformed")
+      assert.match(error.message, /: the server exited before the final step 6's checkpoint was saved/)
+      allGone(pids)
     }))
 
   it.effect("interrupting a training run kills the server and the clients", () =>

@@ -3,12 +3,14 @@
  * file (SPEC §8, §14) and print every submission's result, the payouts, the final
  * best and the wei spent. Results are written as they are settled: with `--json`
  * the single JSON document is written to stdout incrementally, so the output never
- * has to be held in memory (the input file is one JSON document and is read whole).
- * A long replay shows its progress on stderr when stderr is a terminal.
+ * has to be held in memory. The market file is one JSON document and is read whole;
+ * with `--submissions file.jsonl` the submissions come from a JSON Lines file instead,
+ * read as a stream, so memory stays flat however many there are. A long replay shows
+ * its progress on stderr when stderr is a terminal.
  */
-import { Args, Command } from "@effect/cli"
+import { Args, Command, Options } from "@effect/cli"
 import type { FileSystem } from "@effect/platform"
-import { Chunk, Clock, Effect, Option, Schema, Stream } from "effect"
+import { Chunk, Clock, Effect, Either, Option, Schema, Stream } from "effect"
 import * as ClusterSpec from "../cluster/ClusterSpec.js"
 import { BadInput, type RecipeInvalid } from "../domain/Errors.js"
 import { defaultGate, Gate } from "../domain/Measurement.js"
@@ -22,7 +24,17 @@ import * as ScorerSpec from "../scorer/ScorerSpec.js"
 import { DEFAULT_SHARDS } from "../scorer/SimHeldOut.js"
 import { layersOf } from "./Compete.js"
 import * as Progress from "./Progress.js"
-import { decode, json, readJsonFile, reporting, stderrIsTerminal, stringify, writeStdout } from "./Shared.js"
+import {
+  decode,
+  inputLines,
+  json,
+  parseJson,
+  readJsonFile,
+  reporting,
+  stderrIsTerminal,
+  stringify,
+  writeStdout
+} from "./Shared.js"
 
 /** One submission in a market file. */
 export const MarketSubmission = Schema.Struct({ researcher: Schema.String, recipe: Recipe })
@@ -78,6 +90,66 @@ export const isPlainSubmission = (x: unknown): x is MarketSubmission => {
     positiveFinite(recipe["outerLr"]) && typeof keep === "number" && Number.isFinite(keep) && keep > 0 && keep <= 1
 }
 
+/** A market file's settings: everything but its submissions. */
+export type MarketHead = Omit<MarketFile, "submissions">
+
+/** The submissions of a replay, as a stream, with how many there are and how wide to print names. */
+/** What a replay runs on: the market's settings and its submissions. */
+interface ReplayInput {
+  readonly head: MarketHead
+  readonly submissions: Submissions
+}
+
+interface Submissions {
+  readonly stream: Stream.Stream<MarketSubmission, BadInput | RecipeInvalid, FileSystem.FileSystem>
+  readonly total: number
+  readonly nameWidth: number
+}
+
+const nameWidthOf = (names: ReadonlyArray<string>): number =>
+  Math.min(24, Math.max(10, ...names.map((name) => name.length)))
+
+/** Decode one raw submission: the quick check, else the schema (which names the problem). */
+const decodeSubmission = (entry: unknown, source: string): Effect.Effect<MarketSubmission, BadInput | RecipeInvalid> =>
+  isPlainSubmission(entry) ? Effect.succeed(entry) : decode(MarketSubmission, source)(entry)
+
+/**
+ * The submissions of a JSON Lines file, one `{"researcher","recipe"}` per non-blank
+ * line, as a stream (memory stays flat); a bad line is an error naming its number.
+ */
+export const submissionLines = (
+  path: string
+): Stream.Stream<MarketSubmission, BadInput | RecipeInvalid, FileSystem.FileSystem> => {
+  let lineNumber = 0
+  return inputLines(path).pipe(
+    Stream.mapChunksEffect((lines) =>
+      Effect.suspend(() => {
+        const decoded: Array<MarketSubmission> = []
+        const slow: Array<Effect.Effect<void, BadInput | RecipeInvalid>> = []
+        for (const line of lines) {
+          lineNumber += 1
+          if (line.trim() === "") continue
+          const source = `${path} line ${lineNumber}`
+          const parsed = Either.getOrUndefined(Either.try((): unknown => JSON.parse(line)))
+          if (isPlainSubmission(parsed)) {
+            // the quick path; once a line needed the schema, later lines queue behind it to keep their order
+            if (slow.length === 0) decoded.push(parsed)
+            else slow.push(Effect.sync(() => decoded.push(parsed)))
+            continue
+          }
+          slow.push(
+            Effect.flatMap(parseJson(line, source), (entry) =>
+              Effect.map(decodeSubmission(entry, source), (submission) => {
+                decoded.push(submission)
+              }))
+          )
+        }
+        return Effect.map(Effect.all(slow, { discard: true }), () => Chunk.unsafeFromArray(decoded))
+      })
+    )
+  )
+}
+
 /** Read and decode a market file; a bad submission is reported with its position. */
 export const readMarketFile = (path: string): Effect.Effect<MarketFile, BadInput | RecipeInvalid, FileSystem.FileSystem> =>
   Effect.gen(function*() {
@@ -99,8 +171,30 @@ export const readMarketFile = (path: string): Effect.Effect<MarketFile, BadInput
     return { ...head, submissions }
   })
 
+/**
+ * A market file without submissions, and its submissions from a JSON Lines file. The
+ * lines are checked in a first streaming pass (which also counts them), so a bad line
+ * fails before anything is printed and the output stays one document.
+ */
+export const readStreamedMarket = (
+  path: string,
+  submissionsPath: string
+): Effect.Effect<ReplayInput, BadInput | RecipeInvalid, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const { submissions: inline, ...head } = yield* readJsonFile(MarketFileHead, path)
+    if (inline !== undefined) {
+      return yield* new BadInput({
+        source: path,
+        reason: "at submissions: give the submissions either in the market file or with --submissions, not both"
+      })
+    }
+    const stream = submissionLines(submissionsPath)
+    const total = yield* Stream.runCount(stream)
+    return { head, submissions: { stream, total, nameWidth: nameWidthOf([]) } }
+  })
+
 /** The replay config of a decoded market file. */
-export const toConfig = (file: MarketFile): Replay.ReplayConfig => ({
+export const toConfig = (file: MarketHead): Replay.ReplayConfig => ({
   gate: file.gate,
   schedule: file.schedule,
   poolWei: file.poolWei,
@@ -152,7 +246,7 @@ const humanResult = (result: Replay.ReplayResult, nameWidth: number): string => 
   return `${head}${lift}  ${outcome}${result.paidWei > 0n ? `  paid ${wei(result.paidWei)} wei` : ""}`
 }
 
-const humanSummary = (summary: Replay.ReplaySummary, file: MarketFile): ReadonlyArray<string> => [
+const humanSummary = (summary: Replay.ReplaySummary, file: MarketHead): ReadonlyArray<string> => [
   "",
   `${summary.submissions} submissions, ${summary.records} records; final best ${
     summary.finalBestMicros === undefined ? "none (the baseline stands)" : `${wei(summary.finalBestMicros)} micros`
@@ -163,12 +257,13 @@ const humanSummary = (summary: Replay.ReplaySummary, file: MarketFile): Readonly
 ]
 
 /** The output text of a replay: the document (or lines) written piece by piece as results are settled. */
-const render = (
-  file: MarketFile,
+const render = <E, R>(
+  file: MarketHead,
+  submissions: Submissions,
   settler: Replay.Settler,
-  results: Stream.Stream<Replay.ReplayResult, Replay.EvaluateError>,
+  results: Stream.Stream<Replay.ReplayResult, E, R>,
   asJson: boolean
-): Stream.Stream<string, Replay.EvaluateError> => {
+): Stream.Stream<string, E, R> => {
   if (asJson) {
     let first = true
     const body = Stream.mapChunks(results, (chunk) => {
@@ -184,8 +279,8 @@ const render = (
       Stream.suspend(() => Stream.make(`],${stringify(summaryJson(settler.summary())).slice(1)}\n`))
     )
   }
-  const nameWidth = Math.min(24, Math.max(10, ...file.submissions.slice(0, 1000).map((s) => s.researcher.length)))
-  const header = `market replay: ${file.submissions.length} submissions, baseline seed ${file.baseline.seed}, ${
+  const nameWidth = submissions.nameWidth
+  const header = `market replay: ${submissions.total} submissions, baseline seed ${file.baseline.seed}, ${
     file.schedule.kind
   }\n\n`
   const body = Stream.mapChunks(results, (chunk) => {
@@ -203,11 +298,11 @@ const render = (
  * Progress on stderr ("replayed k / n"), redrawn at most every 100 ms of Clock time
  * and at the end, only when stderr is a terminal.
  */
-const withProgress = (
-  results: Stream.Stream<Replay.ReplayResult, Replay.EvaluateError>,
+const withProgress = <E, R>(
+  results: Stream.Stream<Replay.ReplayResult, E, R>,
   total: number,
   terminal: boolean
-): Stream.Stream<Replay.ReplayResult, Replay.EvaluateError> => {
+): Stream.Stream<Replay.ReplayResult, E, R> => {
   if (!terminal) return results
   let done = 0
   let drawnAt = Number.NEGATIVE_INFINITY
@@ -223,45 +318,68 @@ const withProgress = (
 }
 
 /** Is the file's cluster and scorer the simulator pair, which replays as plain functions? */
-const simulated = (file: MarketFile): Option.Option<number> =>
+const simulated = (file: MarketHead): Option.Option<number> =>
   file.cluster.kind === "local-sim" && (file.scorer === undefined || file.scorer.kind === "sim-held-out")
     ? Option.some(file.scorer?.shards ?? file.evalShards)
     : Option.none()
 
-const replay = (file: MarketFile, asJson: boolean) =>
+const replay = (file: MarketHead, input: Submissions, asJson: boolean) =>
   Effect.gen(function*() {
     const config = toConfig(file)
     const terminal = yield* stderrIsTerminal
-    const submissions = Stream.fromIterable(file.submissions)
+    const submissions = input.stream
     const shards = simulated(file)
     if (Option.isSome(shards)) {
       // the simulator cannot fail after decoding: results are written as they are settled
       const evaluator = Replay.simEvaluator(shards.value)
       const settler = yield* Replay.prepare(config, evaluator)
-      const results = withProgress(Replay.stream(settler, submissions, evaluator), file.submissions.length, terminal)
-      return yield* Stream.runForEach(render(file, settler, results, asJson), writeStdout).pipe(Effect.ensuring(Progress.finish))
+      const results = withProgress(Replay.stream(settler, submissions, evaluator), input.total, terminal)
+      return yield* Stream.runForEach(render(file, input, settler, results, asJson), writeStdout).pipe(
+        Effect.ensuring(Progress.finish)
+      )
     }
     // real clusters and scorers can fail mid-run: settle everything first, so a failure
     // prints one error document rather than a truncated result document
     const evaluator = yield* Replay.serviceEvaluator
     const settler = yield* Replay.prepare(config, evaluator)
     const settled = yield* Stream.runCollect(
-      withProgress(Replay.stream(settler, submissions, evaluator), file.submissions.length, terminal)
+      withProgress(Replay.stream(settler, submissions, evaluator), input.total, terminal)
     ).pipe(Effect.ensuring(Progress.finish))
-    yield* Stream.runForEach(render(file, settler, Stream.fromChunk(settled), asJson), writeStdout)
+    yield* Stream.runForEach(render(file, input, settler, Stream.fromChunk(settled), asJson), writeStdout)
   }).pipe(
     Effect.provide(layersOf(file))
   )
 
 const file = Args.text({ name: "market.json" }).pipe(Args.withDescription("the market file"))
+const submissionsOption = Options.text("submissions").pipe(
+  Options.withDescription(
+    "a JSON Lines file of submissions ({\"researcher\",\"recipe\"} per line), streamed so memory stays flat; " +
+      "the market file then has no submissions field"
+  ),
+  Options.optional
+)
+
+/** A market file's submissions as a stream. */
+const inlineSubmissions = (market: MarketFile): Submissions => ({
+  stream: Stream.fromIterable(market.submissions),
+  total: market.submissions.length,
+  nameWidth: nameWidthOf(market.submissions.slice(0, 1000).map((s) => s.researcher))
+})
 
 /** `market replay`. */
 export const replayCommand = Command.make(
   "replay",
-  { file, json },
+  { file, submissions: submissionsOption, json },
   (options) =>
-    readMarketFile(options.file).pipe(
-      Effect.flatMap((market) => replay(market, options.json)),
+    Option.match(options.submissions, {
+      onNone: () =>
+        Effect.map(readMarketFile(options.file), (market): ReplayInput => ({
+          head: market,
+          submissions: inlineSubmissions(market)
+        })),
+      onSome: (lines) => readStreamedMarket(options.file, lines)
+    }).pipe(
+      Effect.flatMap(({ head, submissions }) => replay(head, submissions, options.json)),
       reporting(options.json)
     )
 ).pipe(

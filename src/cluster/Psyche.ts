@@ -6,8 +6,10 @@
  * accepts connections), then the clients, each with its own identity key. Every output
  * line is progress. The run ends when a client logs `Saving to <dir>/<run_id>-step<N>`
  * for the final step and the safetensors are on disk: the adapter then stops the server
- * and the clients itself (whether they exit on their own is not documented). A
- * non-zero exit of any process, the deadline, or interruption kill them all. The
+ * and the clients itself (whether they exit on their own is not documented; the run
+ * is `Finished` only after the cooldown that announced the final checkpoint, so a client
+ * exiting 0 before that announcement is `CheckpointMalformed` at once). A non-zero exit
+ * of any process, such an early exit, the deadline, or interruption kill them all. The
  * claimed loss is the mean over clients of each client's last finite JSON loss line.
  *
  * Facts used (from the framework's sources): the `Coordinator` / `CoordinatorConfig`
@@ -608,19 +610,33 @@ export const make = (
             }, supervise))
           // The final checkpoint written to disk ends the run...
           const finished = Effect.flatMap(Deferred.await(finalAnnounced), awaitWritten)
-          // ...unless a process fails first, or every client exits without it.
-          const serverWatch = Effect.zipRight(server.succeeded, Effect.never)
+          // ...unless a process fails first, or a client exits before the final checkpoint
+          // was announced (its output is read to the end before `succeeded` completes, so
+          // an announcement it made itself counts), or every client exits and the final
+          // checkpoint holds no safetensors.
+          const finalOf = (label: string) =>
+            Effect.flatMap(Ref.get(progress), (state) =>
+              state.final !== undefined ? Effect.succeed(state.final) : Effect.fail(
+                new CheckpointMalformed({
+                  backend: BACKEND,
+                  reason: `${label} exited before the final step ${plan.finalStep}'s checkpoint was saved` +
+                    (state.saved.length === 0 ? " (no \"Saving to\" line at all)" : ` (saved: ${state.saved.join(", ")})`)
+                })
+              ))
+          // The server never exits by itself: if it does, the run ends with the final
+          // checkpoint it had (still checked on disk), or fails now rather than at the deadline.
+          const serverWatch = Effect.flatMap(server.succeeded, () => Effect.flatMap(finalOf("the server"), awaitWritten))
           const clientsWatch = Effect.zipRight(
-            Effect.forEach(clients, (client) => client.succeeded, { concurrency: "unbounded", discard: true }),
+            Effect.forEach(clients, (client) => Effect.flatMap(client.succeeded, () => finalOf(client.label)), {
+              concurrency: "unbounded",
+              discard: true
+            }),
             Effect.gen(function*() {
-              const state = yield* Ref.get(progress)
-              if (state.final !== undefined && (yield* safetensorsSize(state.final)) !== undefined) return state.final
+              const final = yield* finalOf("every client")
+              if ((yield* safetensorsSize(final)) !== undefined) return final
               return yield* new CheckpointMalformed({
                 backend: BACKEND,
-                reason: state.final !== undefined
-                  ? `the final checkpoint ${state.final} holds no safetensors`
-                  : `every client exited without saving the final step ${plan.finalStep}` +
-                    (state.saved.length === 0 ? " (no \"Saving to\" line at all)" : ` (saved: ${state.saved.join(", ")})`)
+                reason: `the final checkpoint ${final} holds no safetensors`
               })
             })
           )

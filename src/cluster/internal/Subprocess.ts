@@ -9,8 +9,9 @@
  * - Each program runs in its own process group (the Node executor spawns it detached),
  *   inside the caller's `Scope`. Closing the scope — normal end, failure of a sibling,
  *   a deadline, or fiber interruption — terminates the whole group: `SIGTERM`, then
- *   `SIGKILL` after a grace period, and waits until no live member is left. Nothing the
- *   run started survives it.
+ *   `SIGKILL` after a grace period, and waits until no live member is left. Every group
+ *   started in that scope is terminated at once, so closing a run takes about one grace
+ *   period however many processes ignore `SIGTERM`. Nothing the run started survives it.
  * - stdout and stderr are decoded and split into lines, and every line is handed to the
  *   caller's `onLine` handler as it arrives (progress, parsing); the last lines of stderr
  *   are kept for error reports.
@@ -205,18 +206,43 @@ export const terminateGroup = (pgid: number, graceMillis: number = DEFAULT_KILL_
     yield* waitUntilGone(pgid, KILL_WAIT_MILLIS)
   }).pipe(onRealClock, Effect.uninterruptible)
 
+/**
+ * The process groups started in each scope that may still be alive, with their grace
+ * periods. A scope's finalizers run one after another, so each process's finalizer
+ * terminates every group of its scope concurrently: the first one to run does the work
+ * (one grace period for the whole run), the others find their groups gone.
+ */
+const groupsByScope = new WeakMap<Scope.Scope, Map<number, number>>()
+
+const groupsOf = (scope: Scope.Scope): Map<number, number> => {
+  const existing = groupsByScope.get(scope)
+  if (existing !== undefined) return existing
+  const groups = new Map<number, number>()
+  groupsByScope.set(scope, groups)
+  return groups
+}
+
+/** Terminate every group of `groups` (pgid → grace period) concurrently, wait until all are gone, and forget them. */
+const terminateAll = (groups: Map<number, number>): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const all = [...groups]
+    return Effect.forEach(all, ([pgid, grace]) => terminateGroup(pgid, grace), { concurrency: "unbounded", discard: true })
+      .pipe(Effect.ensuring(Effect.sync(() => all.forEach(([pgid]) => groups.delete(pgid)))))
+  })
+
 /** Map a launch failure: a missing executable or working directory makes the backend unavailable. */
 const launchError = (backend: string, spec: ProcessSpec, error: PlatformError): BackendUnavailable => {
   if (error._tag === "SystemError" && error.module === "FileSystem") {
     return new BackendUnavailable({ backend, missing: `working directory ${spec.cwd ?? "(unset)"}` })
   }
   if (error._tag === "SystemError" && error.reason === "PermissionDenied") {
-    return new BackendUnavailable({ backend, missing: `executable ${spec.command} (permission denied)` })
+    // the message reads "… is unavailable: execute permission on <file> not found"
+    return new BackendUnavailable({ backend, missing: `execute permission on ${spec.command}` })
   }
   if (error._tag === "SystemError" && error.reason === "NotFound") {
     return new BackendUnavailable({ backend, missing: `executable ${spec.command}` })
   }
-  return new BackendUnavailable({ backend, missing: `executable ${spec.command} (${error.message})` })
+  return new BackendUnavailable({ backend, missing: `a runnable executable ${spec.command} (${error.message})` })
 }
 
 const signalNumber = (signal: string): number => {
@@ -252,10 +278,12 @@ export const start = (
     const onLine = options.onLine ?? (() => Effect.void)
     const base = Command.make(spec.command, ...spec.args).pipe(Command.env(spec.env ?? {}))
     const command = spec.cwd === undefined ? base : Command.workingDirectory(base, spec.cwd)
+    const groups = groupsOf(yield* Effect.scope)
     const child = yield* Command.start(command).pipe(
       Effect.mapError((error) => launchError(options.backend, spec, error))
     )
     const pid = Number(child.pid)
+    groups.set(pid, grace)
     const tail = yield* Ref.make<ReadonlyArray<string>>([])
 
     const pump = (stream: Stream.Stream<Uint8Array, PlatformError>, which: "stdout" | "stderr") =>
@@ -280,12 +308,14 @@ export const start = (
       const status = yield* exitStatus(child)
       // Whatever the leader left behind in its group goes with it, so the pipes close.
       yield* terminateGroup(pid, grace)
+      groups.delete(pid)
       yield* Fiber.join(readers)
       const lines = yield* Ref.get(tail)
       return { label: spec.label, ...status, stderrTail: lines.join("\n") } satisfies Exited
     }))
     // Registered last, so it runs first when the scope closes: kill, then stop reading.
-    yield* Effect.addFinalizer(() => terminateGroup(pid, grace))
+    // It takes every group still alive in the scope down at once, its own included.
+    yield* Effect.addFinalizer(() => terminateAll(groups))
 
     const exited = Fiber.join(waiter)
     const succeeded = Effect.flatMap(exited, (exit) =>
