@@ -12,6 +12,21 @@ import { printError } from "./cli/Shared.js"
 
 const asJson = process.argv.includes("--json")
 
+// @effect/cli draws help and usage errors with ANSI colours; a pipe, a file or
+// NO_COLOR gets plain text
+const ANSI = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g")
+const plain = (isTerminal: boolean) => !isTerminal || process.env["NO_COLOR"] !== undefined
+const strip = (args: ReadonlyArray<unknown>) => args.map((arg) => (typeof arg === "string" ? arg.replace(ANSI, "") : arg))
+/** Run with a console that drops colour codes on whichever stream is not a colour terminal. */
+const plainWhereNeeded = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Console.consoleWith((current) =>
+    Effect.withConsole(self, {
+      ...current,
+      log: (...args) => current.log(...(plain(process.stdout.isTTY === true) ? strip(args) : args)),
+      error: (...args) => current.error(...(plain(process.stderr.isTTY === true) ? strip(args) : args))
+    })
+  )
+
 run(process.argv).pipe(
   Effect.catchIf(ValidationError.isValidationError, (error) =>
     ValidationError.isHelpRequested(error)
@@ -26,6 +41,7 @@ run(process.argv).pipe(
       Effect.die(defect)
     )),
   Effect.tapErrorCause((cause) => Cause.isInterruptedOnly(cause) ? Console.error("interrupted") : Effect.void),
+  plainWhereNeeded,
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain({
     disableErrorReporting: true,
