@@ -41,7 +41,10 @@ export async function benchTrainer(options = {}) {
   const shards = options.shards ?? 16
   const tokensPerShard = options.tokensPerShard ?? 1024
   const throughputBudget = options.throughputBudget ?? 512
-  const { train } = await import(dist("Train.js"))
+  const { Effect, Either } = await import("effect")
+  const { train: trainEffect } = await import(dist("Train.js"))
+  const train = (config, emit) => Effect.runPromise(trainEffect(config, emit))
+  const right = (either) => Either.getOrThrowWith(either, (error) => error)
   const { decodeRunConfig, runDefaults } = await import(dist("RunConfig.js"))
   const { heldOutShards, evaluateCheckpoint } = await import(dist("Evaluate.js"))
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "bench-trainer-"))
@@ -93,11 +96,11 @@ export async function benchTrainer(options = {}) {
     }
 
     const data = { kind: "markov", order: 2, alphabet: 8, seed: 0n }
-    const evalShards = heldOutShards(data, shards, tokensPerShard)
+    const evalShards = right(heldOutShards(data, shards, tokensPerShard))
     const heldOut = []
     for (const { name, recipe } of qualityRecipes) {
       const run = await train(config({ recipe, seed: "1", outDir: path.join(work, name) }), () => {})
-      const losses = evaluateCheckpoint(run.done.checkpoint, data, evalShards)
+      const losses = right(evaluateCheckpoint(run.done.checkpoint, data, evalShards))
       heldOut.push({
         name,
         recipe,

@@ -51,7 +51,10 @@ const writeModel = (
   const data: DataSpec = options.data ?? markov
   fs.writeFileSync(
     file,
-    encodeCheckpoint({ model: config, data, vocabulary: options.vocabulary, weights, training: { seed: "0" } })
+    Either.getOrThrowWith(
+      encodeCheckpoint({ model: config, data, vocabulary: options.vocabulary, weights, training: { seed: "0" } }),
+      (error) => error
+    )
   )
   return file
 }
@@ -113,7 +116,7 @@ describe("checkpoint scorer: known checkpoints (hand-derived values)", () => {
     Effect.gen(function*() {
       const dir = tempDir("ckpt-bias")
       const file = writeModel(path.join(dir, "bias.safetensors"), { bias: BIAS })
-      const shards = heldOutShards(markov, 12, 256, HISTORY)
+      const shards = yield* heldOutShards(markov, 12, 256, HISTORY)
       const expected = expectedFromLosses(shards.map((s) => biasLoss(BIAS, s.tokens, s.history)))
       const m = yield* measureWith({ shards: 12, tokensPerShard: 256 }, artifact(file))
       assert.closeTo(m.value, expected.value, 1e-9)
@@ -130,7 +133,7 @@ describe("checkpoint scorer: known checkpoints (hand-derived values)", () => {
       const file = writeModel(path.join(dir, "bias.safetensors"), { bias: BIAS })
       const shardCount = 4
       const perShard = 200
-      const walk = openDataSource(markov).devShard(shardCount * perShard, HISTORY).tokens
+      const walk = (yield* Either.flatMap(openDataSource(markov), (source) => source.devShard(shardCount * perShard, HISTORY))).tokens
       const losses = Array.from({ length: shardCount }, (_, i) =>
         biasLoss(BIAS, walk.slice(i * perShard, HISTORY + (i + 1) * perShard), HISTORY)
       )

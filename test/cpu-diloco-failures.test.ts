@@ -7,7 +7,7 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Fiber, Layer, Ref } from "effect"
+import { Effect, Either, Fiber, Layer, Ref } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as CpuDiloco from "../src/cluster/CpuDiloco.js"
@@ -29,7 +29,7 @@ const writeCheckpointFile = (file: string, seed: string, r: Recipe): void => {
     weights: paramSpecs(model).map((p) => new Float32Array(p.size)),
     training: { recipe: JSON.stringify(r), seed }
   })
-  fs.writeFileSync(file, bytes)
+  fs.writeFileSync(file, Either.getOrThrowWith(bytes, (error) => error))
 }
 
 /**

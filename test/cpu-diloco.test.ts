@@ -137,7 +137,7 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
       assert.strictEqual(config.budget, 32)
 
       // the checkpoint holds the model the options asked for, trained for this recipe and seed
-      const loaded = readCheckpoint(checkpoint)
+      const loaded = yield* readCheckpoint(checkpoint)
       assert.deepStrictEqual(loaded.model, { context: 4, embed: 8, hidden: 32, vocab: 8 })
       assert.strictEqual(loaded.training["seed"], "5")
 
@@ -208,6 +208,6 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
       )
       assert.strictEqual(result.code, 0, result.stderr)
       assert.isTrue(result.stdout.startsWith(dir), result.stdout)
-      assert.strictEqual(readCheckpoint(result.stdout).model.hidden, 16)
+      assert.strictEqual((yield* readCheckpoint(result.stdout)).model.hidden, 16)
     }))
 })

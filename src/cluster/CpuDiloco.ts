@@ -145,10 +145,7 @@ export const settings = (
       ? { kind: "text", path: path.resolve(decoded.right.path) }
       : decoded.right
     // A text file that cannot be read, or has too few characters, is refused before any run.
-    yield* Effect.try({
-      try: () => openDataSource(data),
-      catch: (error) => new ClusterInvalid({ reason: `${BACKEND} data: ${error instanceof Error ? error.message : String(error)}` })
-    })
+    yield* Either.mapLeft(openDataSource(data), (error) => new ClusterInvalid({ reason: `${BACKEND} data: ${error.message}` }))
     const launcher: Launcher = options.executable === undefined
       ? yield* Effect.map(defaultTrainer, (script) => ({ command: process.execPath, prefix: [script], script }))
       : {
@@ -361,11 +358,10 @@ export const make = (
             )
           )
         )
-        const loaded = yield* Effect.try({
-          try: () => decodeCheckpoint(bytes),
-          catch: (error) =>
-            malformed(`the checkpoint ${checkpoint} is not valid: ${error instanceof Error ? error.message : String(error)}`)
-        })
+        const loaded = yield* Either.mapLeft(
+          decodeCheckpoint(bytes),
+          (error) => malformed(`the checkpoint ${checkpoint} is not valid: ${error.message}`)
+        )
         if (!trainedFor(loaded, recipe, trainSeed)) {
           return yield* malformed(`the checkpoint ${checkpoint} was not trained for this recipe and seed`)
         }

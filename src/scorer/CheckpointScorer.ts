@@ -24,7 +24,7 @@ import {
   openDataSource,
   type Shard
 } from "../trainer/DataSource.js"
-import { CheckpointInvalid, DataInvalid } from "../trainer/Errors.js"
+import { DataInvalid } from "../trainer/Errors.js"
 import { evaluatedTokens, evaluateLoaded, heldOutShards, sameSource } from "../trainer/Evaluate.js"
 import { Scorer } from "./Scorer.js"
 
@@ -82,8 +82,6 @@ export const summarize = (samples: ReadonlyArray<number>, cost: number): Measure
   return { value: mean, ciLower: mean - half, ciUpper: mean + half, n, cost }
 }
 
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error))
-
 /**
  * The dev split's shards: one walk of the dev stream (or the dev region of a text
  * file), cut into `count` consecutive pieces of up to `tokensPerShard` targets, each
@@ -95,10 +93,7 @@ export const devShards = (
   tokensPerShard: number,
   history: number
 ): Effect.Effect<ReadonlyArray<Shard>, DataInvalid> =>
-  Effect.try({
-    try: () => openDataSource(spec).devShard(count * tokensPerShard, history),
-    catch: (error) => (error instanceof DataInvalid ? error : new DataInvalid({ message: describe(error) }))
-  }).pipe(
+  Either.flatMap(openDataSource(spec), (source) => source.devShard(count * tokensPerShard, history)).pipe(
     Effect.filterOrFail(
       (whole) => whole.tokens.length - whole.history >= count,
       (whole) =>
@@ -120,10 +115,11 @@ export const devShards = (
 const describeData = (spec: DataSpec): string => JSON.stringify(encodeDataSpec(spec))
 
 /**
- * Per-shard losses of a checkpoint. The evaluator throws: an unusable checkpoint is
- * `CheckpointMalformed` (blamed on the cluster that made it); a checkpoint trained on
+ * Per-shard losses of a checkpoint. Of the evaluator's failures, an unusable checkpoint
+ * is `CheckpointMalformed` (blamed on the cluster that made it); a checkpoint trained on
  * another data source than the scorer holds out, or unreadable scorer data, is a
- * `ScorerRefused` (a misconfigured referee, not a bad cluster); anything else a defect.
+ * `ScorerRefused` (a misconfigured referee, not a bad cluster); a `TensorMismatch` (a
+ * bug) a defect.
  */
 const evaluate = (
   clusterId: string,
@@ -132,28 +128,21 @@ const evaluate = (
   data: DataSpec,
   shards: ReadonlyArray<Shard>
 ): Effect.Effect<ReadonlyArray<number>, CheckpointMalformed | ScorerRefused> =>
-  Effect.try({ try: () => readCheckpoint(checkpointPath), catch: (error): unknown => error }).pipe(
-    Effect.filterOrFail(
-      (checkpoint) => sameSource(checkpoint.data, data),
-      (checkpoint): unknown =>
-        new ScorerRefused({
-          scorer,
-          reason: `${checkpointPath} was trained on ${describeData(checkpoint.data)}, but this scorer holds out ` +
-            `${describeData(data)}: give the scorer the data spec the cluster trains on`
-        })
-    ),
-    Effect.flatMap((checkpoint) =>
-      Effect.try({ try: () => evaluateLoaded(checkpoint, data, shards), catch: (error): unknown => error })
-    ),
-    Effect.catchAll((error): Effect.Effect<never, CheckpointMalformed | ScorerRefused> => {
-      if (error instanceof ScorerRefused) return Effect.fail(error)
-      if (error instanceof CheckpointInvalid) {
-        return Effect.fail(new CheckpointMalformed({ backend: clusterId, reason: error.message }))
-      }
-      if (error instanceof DataInvalid) {
-        return Effect.fail(new ScorerRefused({ scorer, reason: `its data cannot be read: ${error.message}` }))
-      }
-      return Effect.die(error)
+  Effect.gen(function*() {
+    const checkpoint = yield* readCheckpoint(checkpointPath)
+    if (!sameSource(checkpoint.data, data)) {
+      return yield* new ScorerRefused({
+        scorer,
+        reason: `${checkpointPath} was trained on ${describeData(checkpoint.data)}, but this scorer holds out ` +
+          `${describeData(data)}: give the scorer the data spec the cluster trains on`
+      })
+    }
+    return yield* evaluateLoaded(checkpoint, data, shards)
+  }).pipe(
+    Effect.catchTags({
+      CheckpointInvalid: (error) => Effect.fail(new CheckpointMalformed({ backend: clusterId, reason: error.message })),
+      DataInvalid: (error) => Effect.fail(new ScorerRefused({ scorer, reason: `its data cannot be read: ${error.message}` })),
+      TensorMismatch: (error) => Effect.die(error)
     })
   )
 
@@ -175,11 +164,8 @@ export const make = (options: CheckpointScorerOptions = {}): Effect.Effect<Score
     const path = yield* Path.Path
     const data: DataSpec = decoded.right.kind === "text" ? { kind: "text", path: path.resolve(decoded.right.path) } : decoded.right
     // Cut once: every artifact is scored on the same shards (history covers any model context).
-    const invalidData = (error: unknown) => new ScorerInvalid({ reason: `checkpoint scorer data: ${describe(error)}` })
-    const heldOut = yield* Effect.try({
-      try: () => heldOutShards(data, shards, tokensPerShard, MAX_CONTEXT),
-      catch: invalidData
-    })
+    const invalidData = (error: DataInvalid) => new ScorerInvalid({ reason: `checkpoint scorer data: ${error.message}` })
+    const heldOut = yield* Either.mapLeft(heldOutShards(data, shards, tokensPerShard, MAX_CONTEXT), invalidData)
     const dev = yield* Effect.mapError(devShards(data, shards, tokensPerShard, MAX_CONTEXT), invalidData)
     const splits: Readonly<Record<Split, ReadonlyArray<Shard>>> = { "held-out": heldOut, "dev": dev }
     const id = scorerId(shards, tokensPerShard)

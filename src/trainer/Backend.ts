@@ -9,6 +9,8 @@ import * as path from "node:path"
 import * as tf from "@tensorflow/tfjs-core"
 import "@tensorflow/tfjs-backend-cpu"
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm"
+import * as Effect from "effect/Effect"
+import { BackendUnavailable } from "./Errors.js"
 
 /** A backend the trainer can run on. */
 export type BackendName = "wasm" | "cpu"
@@ -18,25 +20,27 @@ const wasmDistDir = (): string => {
   return `${path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json"))}${path.sep}dist${path.sep}`
 }
 
-const trySet = async (name: BackendName): Promise<boolean> => {
-  try {
-    return await tf.setBackend(name)
-  } catch {
-    return false
-  }
-}
+const trySet = (name: BackendName): Effect.Effect<boolean> =>
+  Effect.promise(async () => {
+    try {
+      return await tf.setBackend(name)
+    } catch {
+      return false
+    }
+  })
 
 /**
  * Make `preferred` the active backend (falling back from wasm to cpu), with tfjs in
- * production mode (no per-op NaN checks, no console banners). Returns the backend
- * that is active.
+ * production mode (no per-op NaN checks, no console banners). Succeeds with the
+ * backend that is active; `BackendUnavailable` when none can start.
  */
-export const initBackend = async (preferred: BackendName): Promise<BackendName> => {
-  tf.enableProdMode()
-  if (preferred === "wasm") {
-    setWasmPaths(wasmDistDir())
-    if (await trySet("wasm")) return "wasm"
-  }
-  if (await trySet("cpu")) return "cpu"
-  throw new Error("no tensor backend could start (wasm and cpu both failed)")
-}
+export const initBackend = (preferred: BackendName): Effect.Effect<BackendName, BackendUnavailable> =>
+  Effect.gen(function*() {
+    tf.enableProdMode()
+    if (preferred === "wasm") {
+      setWasmPaths(wasmDistDir())
+      if (yield* trySet("wasm")) return "wasm"
+    }
+    if (yield* trySet("cpu")) return "cpu"
+    return yield* new BackendUnavailable({ message: "no tensor backend could start (wasm and cpu both failed)" })
+  })

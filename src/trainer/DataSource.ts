@@ -260,12 +260,20 @@ export interface DataSource {
   readonly vocabulary: ReadonlyArray<string> | undefined
   /** Entropy rate in nats per symbol when it is known exactly (the Markov source). */
   readonly entropyFloor: number | undefined
-  /** Island `island` of `islands`: a stream no other island, the dev split or the held-out split sees. */
-  readonly trainStream: (runSeed: bigint, island: number, islands: number, context: number) => TrainStream
+  /**
+   * Island `island` of `islands`: a stream no other island, the dev split or the
+   * held-out split sees (`DataInvalid` when a text file is too short for it).
+   */
+  readonly trainStream: (
+    runSeed: bigint,
+    island: number,
+    islands: number,
+    context: number
+  ) => Either.Either<TrainStream, DataInvalid>
   /** The dev split: up to `targets` targets with `context` tokens of history. */
-  readonly devShard: (targets: number, context: number) => Shard
+  readonly devShard: (targets: number, context: number) => Either.Either<Shard, DataInvalid>
   /** The held-out split (the referee's): `count` shards of up to `targets` targets each. */
-  readonly heldOutShards: (count: number, targets: number, history: number) => ReadonlyArray<Shard>
+  readonly heldOutShards: (count: number, targets: number, history: number) => Either.Either<ReadonlyArray<Shard>, DataInvalid>
 }
 
 const windowStream = (context: number, next: () => number): TrainStream => {
@@ -304,10 +312,11 @@ const openMarkov = (spec: MarkovSpec): DataSource => {
     vocabSize: spec.alphabet,
     vocabulary: undefined,
     entropyFloor: floor,
-    trainStream: (runSeed, island, _islands, context) => windowStream(context, walkFor("train", runSeed, island)),
-    devShard: (targets, context) => walkShard(walkFor("dev", 0), context, targets),
+    trainStream: (runSeed, island, _islands, context) =>
+      Either.right(windowStream(context, walkFor("train", runSeed, island))),
+    devShard: (targets, context) => Either.right(walkShard(walkFor("dev", 0), context, targets)),
     heldOutShards: (count, targets, history) =>
-      Array.from({ length: count }, (_, i) => walkShard(walkFor("held-out", i), history, targets))
+      Either.right(Array.from({ length: count }, (_, i) => walkShard(walkFor("held-out", i), history, targets)))
   }
 }
 
@@ -318,36 +327,51 @@ interface TextRegions {
   readonly devEnd: number
 }
 
-const readText = (spec: TextSpec): TextRegions => {
-  let text: string
+const readTextFile = (path: string): Either.Either<string, DataInvalid> => {
   try {
-    text = fs.readFileSync(spec.path, "utf8")
+    return Either.right(fs.readFileSync(path, "utf8"))
   } catch (error) {
-    throw new DataInvalid({ message: `cannot read text file ${spec.path}: ${String(error)}` })
-  }
-  const chars = Array.from(text)
-  const vocabulary = [...new Set(chars)].sort((x, y) => (x.codePointAt(0) ?? 0) - (y.codePointAt(0) ?? 0))
-  if (vocabulary.length < 2) throw new DataInvalid({ message: `text file ${spec.path} has fewer than 2 distinct characters` })
-  const ids = new Map(vocabulary.map((ch, i) => [ch, i] as const))
-  const tokens = Int32Array.from(chars, (ch) => ids.get(ch) ?? 0)
-  return {
-    tokens,
-    vocabulary,
-    trainEnd: Math.floor(tokens.length * 0.8),
-    devEnd: Math.floor(tokens.length * 0.9)
+    return Either.left(new DataInvalid({ message: `cannot read text file ${path}: ${String(error)}` }))
   }
 }
 
-const openText = (spec: TextSpec): DataSource => {
-  const { devEnd, tokens, trainEnd, vocabulary } = readText(spec)
-  const region = (from: number, to: number, history: number, targets: number, what: string): Shard => {
+const readText = (spec: TextSpec): Either.Either<TextRegions, DataInvalid> =>
+  Either.flatMap(readTextFile(spec.path), (text) => {
+    const chars = Array.from(text)
+    const vocabulary = [...new Set(chars)].sort((x, y) => (x.codePointAt(0) ?? 0) - (y.codePointAt(0) ?? 0))
+    if (vocabulary.length < 2) {
+      return Either.left(new DataInvalid({ message: `text file ${spec.path} has fewer than 2 distinct characters` }))
+    }
+    const ids = new Map(vocabulary.map((ch, i) => [ch, i] as const))
+    const tokens = Int32Array.from(chars, (ch) => ids.get(ch) ?? 0)
+    return Either.right({
+      tokens,
+      vocabulary,
+      trainEnd: Math.floor(tokens.length * 0.8),
+      devEnd: Math.floor(tokens.length * 0.9)
+    })
+  })
+
+const openText = (spec: TextSpec): Either.Either<DataSource, DataInvalid> =>
+  Either.map(readText(spec), (regions) => textSource(spec, regions))
+
+const textSource = (spec: TextSpec, { devEnd, tokens, trainEnd, vocabulary }: TextRegions): DataSource => {
+  const region = (
+    from: number,
+    to: number,
+    history: number,
+    targets: number,
+    what: string
+  ): Either.Either<Shard, DataInvalid> => {
     const available = to - from - history
     if (available < 1) {
-      throw new DataInvalid({
-        message: `text file ${spec.path} is too short: the ${what} region holds ${to - from} characters, needs more than ${history}`
-      })
+      return Either.left(
+        new DataInvalid({
+          message: `text file ${spec.path} is too short: the ${what} region holds ${to - from} characters, needs more than ${history}`
+        })
+      )
     }
-    return { tokens: tokens.slice(from, from + history + Math.min(targets, available)), history }
+    return Either.right({ tokens: tokens.slice(from, from + history + Math.min(targets, available)), history })
   }
   return {
     spec,
@@ -358,12 +382,14 @@ const openText = (spec: TextSpec): DataSource => {
       const lo = Math.floor((island * trainEnd) / islands)
       const hi = Math.floor(((island + 1) * trainEnd) / islands)
       if (hi - lo <= context) {
-        throw new DataInvalid({
-          message: `text file ${spec.path} is too short: ${islands} islands leave ${hi - lo} training characters each, context needs more than ${context}`
-        })
+        return Either.left(
+          new DataInvalid({
+            message: `text file ${spec.path} is too short: ${islands} islands leave ${hi - lo} training characters each, context needs more than ${context}`
+          })
+        )
       }
       const rng = makeRng(deriveSeed(0n, "text-train", runSeed, island))
-      return {
+      return Either.right({
         nextBatch: (batchSize) => {
           const contexts = new Int32Array(batchSize * context)
           const targets = new Int32Array(batchSize)
@@ -374,43 +400,50 @@ const openText = (spec: TextSpec): DataSource => {
           }
           return { size: batchSize, context, contexts, targets }
         }
-      }
+      })
     },
     devShard: (targets, context) => region(trainEnd, devEnd, context, targets, "dev"),
     heldOutShards: (count, targets, history) => {
       const length = tokens.length - devEnd
-      return Array.from({ length: count }, (_, i) =>
-        region(
-          devEnd + Math.floor((i * length) / count),
-          devEnd + Math.floor(((i + 1) * length) / count),
-          history,
-          targets,
-          `held-out shard ${i}`
+      return Either.all(
+        Array.from({ length: count }, (_, i) =>
+          region(
+            devEnd + Math.floor((i * length) / count),
+            devEnd + Math.floor(((i + 1) * length) / count),
+            history,
+            targets,
+            `held-out shard ${i}`
+          )
         )
       )
     }
   }
 }
 
-/** Open a data source (reads a text file synchronously; throws `DataInvalid`). */
-export const openDataSource = (spec: DataSpec): DataSource => (spec.kind === "markov" ? openMarkov(spec) : openText(spec))
+/** Open a data source (reads a text file synchronously; `DataInvalid` when it cannot be read or used). */
+export const openDataSource = (spec: DataSpec): Either.Either<DataSource, DataInvalid> =>
+  spec.kind === "markov" ? Either.right(openMarkov(spec)) : openText(spec)
 
 /**
  * The referee's held-out shards of a data spec: `shardCount` shards of
  * `tokensPerShard` targets (fewer when a text file's held-out region is short), each
  * preceded by `history` tokens of context (default `MAX_CONTEXT`; pass the model's
- * context to spend less text on it). Throws `DataInvalid`.
+ * context to spend less text on it). `DataInvalid` for a bad request or unusable data.
  */
 export const heldOutShards = (
   spec: DataSpec,
   shardCount: number,
   tokensPerShard: number,
   history: number = MAX_CONTEXT
-): ReadonlyArray<Shard> => {
-  if (!Number.isInteger(shardCount) || shardCount < 1) throw new DataInvalid({ message: "shardCount must be an integer >= 1" })
-  if (!Number.isInteger(tokensPerShard) || tokensPerShard < 1) {
-    throw new DataInvalid({ message: "tokensPerShard must be an integer >= 1" })
+): Either.Either<ReadonlyArray<Shard>, DataInvalid> => {
+  if (!Number.isInteger(shardCount) || shardCount < 1) {
+    return Either.left(new DataInvalid({ message: "shardCount must be an integer >= 1" }))
   }
-  if (!Number.isInteger(history) || history < 0) throw new DataInvalid({ message: "history must be an integer >= 0" })
-  return openDataSource(spec).heldOutShards(shardCount, tokensPerShard, history)
+  if (!Number.isInteger(tokensPerShard) || tokensPerShard < 1) {
+    return Either.left(new DataInvalid({ message: "tokensPerShard must be an integer >= 1" }))
+  }
+  if (!Number.isInteger(history) || history < 0) {
+    return Either.left(new DataInvalid({ message: "history must be an integer >= 0" }))
+  }
+  return Either.flatMap(openDataSource(spec), (source) => source.heldOutShards(shardCount, tokensPerShard, history))
 }

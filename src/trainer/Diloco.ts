@@ -3,6 +3,8 @@
  * compression with error feedback, averaging, the Nesterov outer step, and honest
  * byte counts for what one sync would put on the wire.
  */
+import * as Either from "effect/Either"
+import { TensorMismatch } from "./Errors.js"
 import type { Weights } from "./Mlp.js"
 
 /** Bytes per float32 value and per int32 index on the wire. */
@@ -72,41 +74,56 @@ export const topK = (delta: Float32Array, k: number): Compressed => {
 
 /**
  * One island's contribution to a sync: its pseudo-gradient (global minus island
- * weights) plus the residual it carried, compressed per tensor.
+ * weights) plus the residual it carried, compressed per tensor. `TensorMismatch` when
+ * the three weight lists do not hold the same number of tensors.
  */
 export const compressPseudoGradient = (
   global: Weights,
   island: Weights,
   carried: Weights,
   keepFraction: number
-): ReadonlyArray<Compressed> =>
-  global.map((g, t) => {
-    const w = island[t]
-    const r = carried[t]
-    if (w === undefined || r === undefined) throw new RangeError("compressPseudoGradient: mismatched tensor lists")
-    const delta = new Float32Array(g.length)
-    for (let i = 0; i < g.length; i++) delta[i] = g[i]! - w[i]! + r[i]!
-    return topK(delta, keptCount(g.length, keepFraction))
-  })
+): Either.Either<ReadonlyArray<Compressed>, TensorMismatch> =>
+  Either.all(
+    global.map((g, t) => {
+      const w = island[t]
+      const r = carried[t]
+      if (w === undefined || r === undefined) {
+        return Either.left(new TensorMismatch({ message: "compressPseudoGradient: mismatched tensor lists" }))
+      }
+      const delta = new Float32Array(g.length)
+      for (let i = 0; i < g.length; i++) delta[i] = g[i]! - w[i]! + r[i]!
+      return Either.right(topK(delta, keptCount(g.length, keepFraction)))
+    })
+  )
 
-/** Mean of the islands' sent pseudo-gradients, per tensor (summed in float64, island order). */
-export const averageSent = (contributions: ReadonlyArray<ReadonlyArray<Compressed>>, sizes: ReadonlyArray<number>): Array<Float32Array> =>
-  sizes.map((size, t) => {
-    const sum = new Float64Array(size)
-    for (const island of contributions) {
-      const sent = island[t]?.sent
-      if (sent === undefined) throw new RangeError("averageSent: mismatched tensor lists")
-      for (let i = 0; i < size; i++) sum[i] = sum[i]! + sent[i]!
-    }
-    const out = new Float32Array(size)
-    for (let i = 0; i < size; i++) out[i] = sum[i]! / contributions.length
-    return out
-  })
+/**
+ * Mean of the islands' sent pseudo-gradients, per tensor (summed in float64, island
+ * order). `TensorMismatch` when an island sent fewer tensors than `sizes` lists.
+ */
+export const averageSent = (
+  contributions: ReadonlyArray<ReadonlyArray<Compressed>>,
+  sizes: ReadonlyArray<number>
+): Either.Either<Array<Float32Array>, TensorMismatch> =>
+  Either.all(
+    sizes.map((size, t) => {
+      const sum = new Float64Array(size)
+      for (const island of contributions) {
+        const sent = island[t]?.sent
+        if (sent === undefined) return Either.left(new TensorMismatch({ message: "averageSent: mismatched tensor lists" }))
+        for (let i = 0; i < size; i++) sum[i] = sum[i]! + sent[i]!
+      }
+      const out = new Float32Array(size)
+      for (let i = 0; i < size; i++) out[i] = sum[i]! / contributions.length
+      return Either.right(out)
+    })
+  )
 
 /**
  * The outer optimiser, SGD with Nesterov momentum (PyTorch form), applied in place:
  *   b <- mu*b + g;  theta <- theta - lr*(g + mu*b)
  * With mu = 0 it is plain SGD; with lr 1 as well, theta becomes theta - g.
+ * `TensorMismatch` (and nothing updated) when the three lists do not hold the same
+ * number of tensors.
  */
 export const nesterovStep = (
   global: ReadonlyArray<Float32Array>,
@@ -114,16 +131,24 @@ export const nesterovStep = (
   gradient: ReadonlyArray<Float32Array>,
   lr: number,
   mu: number
-): void => {
-  global.forEach((theta, t) => {
-    const b = momentum[t]
-    const g = gradient[t]
-    if (b === undefined || g === undefined) throw new RangeError("nesterovStep: mismatched tensor lists")
-    for (let i = 0; i < theta.length; i++) {
-      const gi = g[i]!
-      const bi = mu * b[i]! + gi
-      b[i] = bi
-      theta[i] = theta[i]! - lr * (mu === 0 ? gi : gi + mu * bi)
-    }
-  })
-}
+): Either.Either<void, TensorMismatch> =>
+  Either.all(
+    global.map((theta, t) => {
+      const b = momentum[t]
+      const g = gradient[t]
+      return b === undefined || g === undefined
+        ? Either.left(new TensorMismatch({ message: "nesterovStep: mismatched tensor lists" }))
+        : Either.right({ theta, b, g })
+    })
+  ).pipe(
+    Either.map((tensors) => {
+      for (const { b, g, theta } of tensors) {
+        for (let i = 0; i < theta.length; i++) {
+          const gi = g[i]!
+          const bi = mu * b[i]! + gi
+          b[i] = bi
+          theta[i] = theta[i]! - lr * (mu === 0 ? gi : gi + mu * bi)
+        }
+      }
+    })
+  )

@@ -1,7 +1,8 @@
 /**
- * Failures of the trainer and of checkpoint evaluation. They are plain tagged errors
- * (throwable, and yieldable in Effect) because the trainer runs as its own process
- * and the scorer wraps these synchronous calls at its own boundary.
+ * Failures of the trainer and of checkpoint evaluation. They are tagged errors returned
+ * in an `Either` (pure functions) or an `Effect`'s error channel (the trainer's run),
+ * never thrown; the trainer executable maps them to its exit codes and a scorer maps
+ * them to its own errors at its boundary.
  */
 import * as Data from "effect/Data"
 
@@ -16,3 +17,18 @@ export class CheckpointInvalid extends Data.TaggedError("CheckpointInvalid")<{ r
 
 /** A training loss or the weights became NaN or infinite: the recipe diverged (exit code 1). */
 export class TrainingDiverged extends Data.TaggedError("TrainingDiverged")<{ readonly message: string }> {}
+
+/** The checkpoint files cannot be written (the output directory or the disk refused; exit code 1). */
+export class CheckpointUnwritable extends Data.TaggedError("CheckpointUnwritable")<{ readonly message: string }> {}
+
+/** Neither tensor backend could start (exit code 1). */
+export class BackendUnavailable extends Data.TaggedError("BackendUnavailable")<{ readonly message: string }> {}
+
+/**
+ * Tensors that do not fit together (mismatched tensor lists, a shape that does not
+ * match its data): a bug in the caller, never a user error (exit code 1).
+ */
+export class TensorMismatch extends Data.TaggedError("TensorMismatch")<{ readonly message: string }> {}
+
+/** The trainer executable's command line is not usable: a missing or unknown argument (exit code 2). */
+export class UsageInvalid extends Data.TaggedError("UsageInvalid")<{ readonly message: string }> {}

@@ -6,6 +6,8 @@
  * what the referee evaluates checkpoints with (no tensor backend, no trainer code
  * path, no reported loss).
  */
+import * as Either from "effect/Either"
+import { TensorMismatch } from "./Errors.js"
 import { deriveSeed, makeRng } from "./Prng.js"
 
 /** Sizes that define the model; stored in every checkpoint. */
@@ -35,18 +37,33 @@ const spec = (name: string, shape: ReadonlyArray<number>, decay: boolean): Param
   decay
 })
 
+/** The five parameters by role, so code that needs each one by name cannot miss one. */
+export interface ParamLayout {
+  readonly embedding: ParamSpec
+  readonly hiddenWeight: ParamSpec
+  readonly hiddenBias: ParamSpec
+  readonly outputWeight: ParamSpec
+  readonly outputBias: ParamSpec
+}
+
 /**
- * The parameters, in the fixed order every weight list follows. `hidden.weight` rows
- * are grouped by context position: rows j*embed .. (j+1)*embed-1 read the embedding
- * of the j-th context symbol (oldest first). Biases are not weight-decayed.
+ * The parameters by role. `hidden.weight` rows are grouped by context position: rows
+ * j*embed .. (j+1)*embed-1 read the embedding of the j-th context symbol (oldest
+ * first). Biases are not weight-decayed.
  */
-export const paramSpecs = (config: ModelConfig): ReadonlyArray<ParamSpec> => [
-  spec("embedding", [config.vocab, config.embed], true),
-  spec("hidden.weight", [config.context * config.embed, config.hidden], true),
-  spec("hidden.bias", [config.hidden], false),
-  spec("output.weight", [config.hidden, config.vocab], true),
-  spec("output.bias", [config.vocab], false)
-]
+export const paramLayout = (config: ModelConfig): ParamLayout => ({
+  embedding: spec("embedding", [config.vocab, config.embed], true),
+  hiddenWeight: spec("hidden.weight", [config.context * config.embed, config.hidden], true),
+  hiddenBias: spec("hidden.bias", [config.hidden], false),
+  outputWeight: spec("output.weight", [config.hidden, config.vocab], true),
+  outputBias: spec("output.bias", [config.vocab], false)
+})
+
+/** The parameters, in the fixed order every weight list follows (see `paramLayout`). */
+export const paramSpecs = (config: ModelConfig): ReadonlyArray<ParamSpec> => {
+  const layout = paramLayout(config)
+  return [layout.embedding, layout.hiddenWeight, layout.hiddenBias, layout.outputWeight, layout.outputBias]
+}
 
 /** Host-side weights: one float32 array per parameter, in `paramSpecs` order, row-major. */
 export type Weights = ReadonlyArray<Float32Array>
@@ -126,15 +143,25 @@ export const weightsMismatch = (config: ModelConfig, weights: Weights): string |
  * Mean cross-entropy (nats) of the model on the targets `tokens[from..]`, each
  * predicted from the `config.context` tokens before it, in float64. The first layer
  * is folded into a per-(position, symbol) table, so each prediction costs
- * context*hidden additions instead of a full matrix product.
+ * context*hidden additions instead of a full matrix product. `TensorMismatch` when
+ * the weight list is incomplete or the first target lacks a full context.
  */
-export const crossEntropy = (config: ModelConfig, weights: Weights, tokens: Int32Array, from: number): number => {
+export const crossEntropy = (
+  config: ModelConfig,
+  weights: Weights,
+  tokens: Int32Array,
+  from: number
+): Either.Either<number, TensorMismatch> => {
   const { context: C, embed: E, hidden: H, vocab: V } = config
   const [emb, w1, b1, w2, b2] = weights
   if (emb === undefined || w1 === undefined || b1 === undefined || w2 === undefined || b2 === undefined) {
-    throw new RangeError("crossEntropy: incomplete weights")
+    return Either.left(new TensorMismatch({ message: "crossEntropy: incomplete weights" }))
   }
-  if (from < C) throw new RangeError(`crossEntropy: targets start at ${from}, context needs ${C} tokens before`)
+  if (from < C) {
+    return Either.left(
+      new TensorMismatch({ message: `crossEntropy: targets start at ${from}, context needs ${C} tokens before` })
+    )
+  }
   const table = new Float64Array(C * V * H)
   for (let j = 0; j < C; j++) {
     for (let v = 0; v < V; v++) {
@@ -169,5 +196,5 @@ export const crossEntropy = (config: ModelConfig, weights: Weights, tokens: Int3
     for (let v = 0; v < V; v++) sum += Math.exp(logits[v]! - max)
     total += max + Math.log(sum) - logits[tokens[t]!]!
   }
-  return total / Math.max(1, tokens.length - from)
+  return Either.right(total / Math.max(1, tokens.length - from))
 }

@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import type { Batch } from "./DataSource.js"
-import { type ModelConfig, paramSpecs } from "./Mlp.js"
+import { type ModelConfig, paramLayout, type ParamSpec } from "./Mlp.js"
 
 /** Upload a flat parameter vector (the caller owns the tensor). */
 export const toTensor = (flat: Float32Array): tf.Tensor1D => tf.tensor1d(flat, "float32")
@@ -34,14 +34,21 @@ export interface LossAndGrad {
 export const lossAndGrad = (config: ModelConfig, param: tf.Tensor, batch: Batch): LossAndGrad => {
   const { context: C, embed: E, vocab: V } = config
   const B = batch.size
-  const specs = paramSpecs(config)
+  const layout = paramLayout(config)
   let loss = 0
   const grad = tf.tidy(() => {
-    const parts = tf.split(param, specs.map((p) => p.size))
-    const [emb, w1, b1, w2, b2] = parts.map((t, i) => tf.reshape(t, [...(specs[i]?.shape ?? [])]))
-    if (emb === undefined || w1 === undefined || b1 === undefined || w2 === undefined || b2 === undefined) {
-      throw new RangeError("lossAndGrad: the model has 5 parameter tensors")
+    // The flat vector holds the tensors in `paramSpecs` order; take them back one by one.
+    let offset = 0
+    const take = (p: ParamSpec): tf.Tensor => {
+      const part = tf.reshape(tf.slice(param, offset, p.size), [...p.shape])
+      offset += p.size
+      return part
     }
+    const emb = take(layout.embedding)
+    const w1 = take(layout.hiddenWeight)
+    const b1 = take(layout.hiddenBias)
+    const w2 = take(layout.outputWeight)
+    const b2 = take(layout.outputBias)
     const x = tf.tensor2d(oneHot(batch.contexts, V, false), [B * C, V])
     const xT = tf.tensor2d(oneHot(batch.contexts, V, true), [V, B * C])
     const y = tf.tensor2d(oneHot(batch.targets, V, false), [B, V])

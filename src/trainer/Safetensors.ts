@@ -7,7 +7,8 @@
  * tensors sorted by name, data laid out in that order, the header padded with spaces
  * to a multiple of 8 bytes (as the reference implementation does).
  */
-import { CheckpointInvalid } from "./Errors.js"
+import * as Either from "effect/Either"
+import { CheckpointInvalid, TensorMismatch } from "./Errors.js"
 
 /** A named float32 tensor. */
 export interface NamedTensor {
@@ -25,11 +26,14 @@ export interface SafetensorsFile {
 const byName = (a: { readonly name: string }, b: { readonly name: string }): number =>
   a.name < b.name ? -1 : a.name > b.name ? 1 : 0
 
-/** Encode tensors and a metadata string map as safetensors bytes. */
+/**
+ * Encode tensors and a metadata string map as safetensors bytes; `TensorMismatch` when
+ * a tensor's data does not fill its shape or a name is duplicated or reserved.
+ */
 export const encodeSafetensors = (
   tensors: ReadonlyArray<NamedTensor>,
   metadata: Readonly<Record<string, string>>
-): Uint8Array => {
+): Either.Either<Uint8Array, TensorMismatch> => {
   const sorted = [...tensors].sort(byName)
   const header: Record<string, unknown> = {}
   const metaKeys = Object.keys(metadata).sort()
@@ -38,9 +42,15 @@ export const encodeSafetensors = (
   for (const t of sorted) {
     const elements = t.shape.reduce((a, b) => a * b, 1)
     if (elements !== t.data.length) {
-      throw new RangeError(`tensor ${t.name}: shape [${t.shape.join(", ")}] needs ${elements} values, has ${t.data.length}`)
+      return Either.left(
+        new TensorMismatch({
+          message: `tensor ${t.name}: shape [${t.shape.join(", ")}] needs ${elements} values, has ${t.data.length}`
+        })
+      )
     }
-    if (t.name === "__metadata__" || t.name in header) throw new RangeError(`duplicate or reserved tensor name ${t.name}`)
+    if (t.name === "__metadata__" || t.name in header) {
+      return Either.left(new TensorMismatch({ message: `duplicate or reserved tensor name ${t.name}` }))
+    }
     header[t.name] = { dtype: "F32", shape: [...t.shape], data_offsets: [offset, offset + 4 * t.data.length] }
     offset += 4 * t.data.length
   }
@@ -58,12 +68,11 @@ export const encodeSafetensors = (
       at += 4
     }
   }
-  return out
+  return Either.right(out)
 }
 
-const fail = (message: string): never => {
-  throw new CheckpointInvalid({ message: `malformed safetensors: ${message}` })
-}
+const fail = (message: string): Either.Either<never, CheckpointInvalid> =>
+  Either.left(new CheckpointInvalid({ message: `malformed safetensors: ${message}` }))
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
@@ -74,13 +83,13 @@ const isNonNegativeInt = (value: unknown): value is number =>
 /**
  * Decode safetensors bytes (float32 tensors only). Validates the header length, the
  * JSON, every entry's dtype/shape/offsets, and that the data regions tile the buffer
- * exactly; throws `CheckpointInvalid` otherwise.
+ * exactly; `CheckpointInvalid` otherwise.
  */
-export const decodeSafetensors = (bytes: Uint8Array): SafetensorsFile => {
-  if (bytes.length < 8) fail("shorter than the 8-byte header length")
+export const decodeSafetensors = (bytes: Uint8Array): Either.Either<SafetensorsFile, CheckpointInvalid> => {
+  if (bytes.length < 8) return fail("shorter than the 8-byte header length")
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const declared = view.getBigUint64(0, true)
-  if (declared > BigInt(bytes.length - 8)) fail(`header length ${declared} exceeds the file`)
+  if (declared > BigInt(bytes.length - 8)) return fail(`header length ${declared} exceeds the file`)
   const headerLength = Number(declared)
   let header: unknown
   try {
@@ -118,14 +127,14 @@ export const decodeSafetensors = (bytes: Uint8Array): SafetensorsFile => {
   const ordered = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end)
   let expected = 0
   for (const e of ordered) {
-    if (e.begin !== expected) fail(`tensor ${e.name} does not start where the previous one ends (gap or overlap)`)
+    if (e.begin !== expected) return fail(`tensor ${e.name} does not start where the previous one ends (gap or overlap)`)
     expected = e.end
   }
-  if (expected !== dataLength) fail(`data section holds ${dataLength} bytes, tensors cover ${expected}`)
+  if (expected !== dataLength) return fail(`data section holds ${dataLength} bytes, tensors cover ${expected}`)
   const tensors = entries.map((e) => {
     const data = new Float32Array((e.end - e.begin) / 4)
     for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(dataStart + e.begin + 4 * i, true)
     return { name: e.name, shape: e.shape, data }
   })
-  return { tensors, metadata }
+  return Either.right({ tensors, metadata })
 }

@@ -14,6 +14,8 @@
  * progress of a round can be reported step by step.
  */
 import * as tf from "@tensorflow/tfjs-core"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { adamWDefaults, adamWDispose, adamWInit, type AdamWOptions, type AdamWState, adamWStep } from "./AdamW.js"
 import { type BackendName, initBackend } from "./Backend.js"
 import { writeCheckpoint } from "./Checkpoint.js"
@@ -27,7 +29,13 @@ import {
   keptCount,
   nesterovStep
 } from "./Diloco.js"
-import { TrainingDiverged } from "./Errors.js"
+import {
+  type BackendUnavailable,
+  type CheckpointUnwritable,
+  type DataInvalid,
+  type TensorMismatch,
+  TrainingDiverged
+} from "./Errors.js"
 import {
   crossEntropy,
   decayMask,
@@ -191,176 +199,216 @@ const trainingMetadata = (config: RunConfig, backend: BackendName): Record<strin
   }
 }
 
+/**
+ * Why a run fails: no tensor backend, unusable data (the executable's exit code 2),
+ * a diverged recipe, a checkpoint that cannot be written, or a bug (`TensorMismatch`).
+ */
+export type TrainError = BackendUnavailable | DataInvalid | TrainingDiverged | CheckpointUnwritable | TensorMismatch
+
+/** What the training rounds leave for the final event. */
+interface RoundsOutcome {
+  readonly lastRoundLoss: number
+  readonly bytesSentTotal: number
+  readonly bytesDenseTotal: number
+}
+
 /** A rate that stays finite (and so JSON-encodable) even for an unmeasurably short run. */
 const perSecond = (amount: number, seconds: number): number => (seconds > 0 ? amount / seconds : 0)
 
-/** Train a run config, report progress through `emit`, and write the checkpoint. */
-export const train = async (
+/**
+ * Train a run config, report progress through `emit`, and write the checkpoint. The
+ * rounds run synchronously between the backend start-up and the checkpoint write.
+ */
+export const train = (
   config: RunConfig,
   emit: (event: TrainEvent) => void,
   options: TrainOptions = {}
-): Promise<TrainResult> => {
-  const wallStart = performance.now()
-  const backend = await initBackend(config.backend)
-  const source = openDataSource(config.data)
-  const model = modelConfigOf(config, source)
-  const specs = paramSpecs(model)
-  const sizes = specs.map((p) => p.size)
-  const { recipe } = config
-  const rounds = roundsOf(config.budget, recipe.innerSteps)
-  const densePerIsland = islandDenseBytes(sizes)
-  const sentPerIsland = islandSyncBytes(sizes, recipe.keepFraction)
-  const keptPerIsland = sizes.reduce((total, size) => total + keptCount(size, recipe.keepFraction), 0)
-  const uniformLoss = Math.log(model.vocab)
-  const entropyFloor = source.entropyFloor ?? null
-  const adam = adamWOptionsOf(config)
+): Effect.Effect<TrainResult, TrainError> =>
+  Effect.gen(function*() {
+    const wallStart = performance.now()
+    const backend = yield* initBackend(config.backend)
+    const source = yield* openDataSource(config.data)
+    const model = modelConfigOf(config, source)
+    const specs = paramSpecs(model)
+    const sizes = specs.map((p) => p.size)
+    const { recipe } = config
+    const rounds = roundsOf(config.budget, recipe.innerSteps)
+    const densePerIsland = islandDenseBytes(sizes)
+    const sentPerIsland = islandSyncBytes(sizes, recipe.keepFraction)
+    const keptPerIsland = sizes.reduce((total, size) => total + keptCount(size, recipe.keepFraction), 0)
+    const uniformLoss = Math.log(model.vocab)
+    const entropyFloor = source.entropyFloor ?? null
+    const adam = adamWOptionsOf(config)
 
-  emit({
-    event: "start",
-    backend,
-    islands: recipe.islands,
-    innerSteps: recipe.innerSteps,
-    rounds,
-    budget: config.budget,
-    batchSize: config.batchSize,
-    parameters: parameterCount(model),
-    vocab: model.vocab,
-    data: encodeDataSpec(config.data),
-    entropyFloor,
-    uniformLoss,
-    bytesDensePerSync: densePerIsland * recipe.islands,
-    bytesSentPerSync: sentPerIsland * recipe.islands
-  })
+    emit({
+      event: "start",
+      backend,
+      islands: recipe.islands,
+      innerSteps: recipe.innerSteps,
+      rounds,
+      budget: config.budget,
+      batchSize: config.batchSize,
+      parameters: parameterCount(model),
+      vocab: model.vocab,
+      data: encodeDataSpec(config.data),
+      entropyFloor,
+      uniformLoss,
+      bytesDensePerSync: densePerIsland * recipe.islands,
+      bytesSentPerSync: sentPerIsland * recipe.islands
+    })
 
-  // Host copies of the global weights and outer momentum: flat, with per-tensor views.
-  const globalFlat = flatten(initWeights(model, config.seed))
-  const global = splitFlat(model, globalFlat)
-  const momentum = splitFlat(model, new Float32Array(globalFlat.length))
-  // Streams first: a text source too short for the islands fails before any tensor exists.
-  const streams = Array.from({ length: recipe.islands }, (_, i) =>
-    source.trainStream(config.seed, i, recipe.islands, config.context)
-  )
-  const mask = toTensor(decayMask(model))
-  const islands: Array<Island> = streams.map((stream) => {
-    const param = toTensor(globalFlat)
-    return { param, state: adamWInit(param), residual: sizes.map((size) => new Float32Array(size)), stream, seconds: 0 }
-  })
+    // Host copies of the global weights and outer momentum: flat, with per-tensor views.
+    const globalFlat = flatten(initWeights(model, config.seed))
+    const global = splitFlat(model, globalFlat)
+    const momentum = splitFlat(model, new Float32Array(globalFlat.length))
+    // Streams first: a text source too short for the islands fails before any tensor exists.
+    const streams = yield* Either.all(
+      Array.from({ length: recipe.islands }, (_, i) => source.trainStream(config.seed, i, recipe.islands, config.context))
+    )
+    const mask = toTensor(decayMask(model))
+    const islands: Array<Island> = streams.map((stream) => {
+      const param = toTensor(globalFlat)
+      return { param, state: adamWInit(param), residual: sizes.map((size) => new Float32Array(size)), stream, seconds: 0 }
+    })
 
-  const trainStart = performance.now()
-  let step = 0
-  let bytesSentTotal = 0
-  let bytesDenseTotal = 0
-  let lastRoundLoss = 0
-  try {
-    for (let round = 1; round <= rounds; round++) {
-      const steps = Math.min(recipe.innerSteps, config.budget - (round - 1) * recipe.innerSteps)
-      let roundLoss = 0
-      for (let s = 0; s < steps; s++) {
-        step++
-        let stepLoss = 0
-        for (const island of islands) {
-          const t0 = performance.now()
-          const batch = island.stream.nextBatch(config.batchSize)
-          const { grad, loss } = lossAndGrad(model, island.param, batch)
-          const next = adamWStep(island.param, grad, island.state, adam, mask)
-          island.param = next.param
-          island.state = next.state
-          island.seconds += performance.now() - t0
-          if (!Number.isFinite(loss)) {
-            throw new TrainingDiverged({ message: `training diverged: loss is ${loss} at round ${round}, step ${step}` })
+    // Synchronous, and the tensors are released however it ends.
+    const runRounds = (): Either.Either<RoundsOutcome, TrainingDiverged | TensorMismatch> => {
+      let step = 0
+      let bytesSentTotal = 0
+      let bytesDenseTotal = 0
+      let lastRoundLoss = 0
+      try {
+        for (let round = 1; round <= rounds; round++) {
+          const steps = Math.min(recipe.innerSteps, config.budget - (round - 1) * recipe.innerSteps)
+          let roundLoss = 0
+          for (let s = 0; s < steps; s++) {
+            step++
+            let stepLoss = 0
+            for (const island of islands) {
+              const t0 = performance.now()
+              const batch = island.stream.nextBatch(config.batchSize)
+              const { grad, loss } = lossAndGrad(model, island.param, batch)
+              const next = adamWStep(island.param, grad, island.state, adam, mask)
+              island.param = next.param
+              island.state = next.state
+              island.seconds += performance.now() - t0
+              if (!Number.isFinite(loss)) {
+                return Either.left(
+                  new TrainingDiverged({ message: `training diverged: loss is ${loss} at round ${round}, step ${step}` })
+                )
+              }
+              stepLoss += loss
+            }
+            stepLoss /= islands.length
+            roundLoss += stepLoss
+            emit({
+              event: "step",
+              round,
+              step,
+              loss: stepLoss,
+              bytesSent: bytesSentTotal,
+              tokens: step * config.batchSize
+            })
           }
-          stepLoss += loss
-        }
-        stepLoss /= islands.length
-        roundLoss += stepLoss
-        emit({
-          event: "step",
-          round,
-          step,
-          loss: stepLoss,
-          bytesSent: bytesSentTotal,
-          tokens: step * config.batchSize
-        })
-      }
-      lastRoundLoss = roundLoss / steps
+          lastRoundLoss = roundLoss / steps
 
-      const contributions = islands.map((island, i) => {
-        const islandWeights = splitFlat(model, fromTensor(island.param))
-        const carried = island.residual
-        const compressed = compressPseudoGradient(global, islandWeights, carried, recipe.keepFraction)
-        island.residual = compressed.map((c) => c.residual)
-        if (options.observeSync !== undefined) {
-          // A copy: the outer step below updates the global weights in place.
-          const before = global.map((w) => Float32Array.from(w))
-          options.observeSync({ round, island: i, global: before, islandWeights, carried, compressed, bytes: sentPerIsland })
+          const contributions: Array<ReadonlyArray<Compressed>> = []
+          for (const [i, island] of islands.entries()) {
+            const islandWeights = splitFlat(model, fromTensor(island.param))
+            const carried = island.residual
+            const compressed = compressPseudoGradient(global, islandWeights, carried, recipe.keepFraction)
+            if (Either.isLeft(compressed)) return Either.left(compressed.left)
+            island.residual = compressed.right.map((c) => c.residual)
+            if (options.observeSync !== undefined) {
+              // A copy: the outer step below updates the global weights in place.
+              const before = global.map((w) => Float32Array.from(w))
+              options.observeSync({
+                round,
+                island: i,
+                global: before,
+                islandWeights,
+                carried,
+                compressed: compressed.right,
+                bytes: sentPerIsland
+              })
+            }
+            contributions.push(compressed.right)
+          }
+          const stepped = Either.flatMap(
+            averageSent(contributions, sizes),
+            (average) => nesterovStep(global, momentum, average, recipe.outerLr, config.outerMomentum)
+          )
+          if (Either.isLeft(stepped)) return Either.left(stepped.left)
+          for (const island of islands) {
+            tf.dispose(island.param)
+            island.param = toTensor(globalFlat)
+          }
+          bytesSentTotal += sentPerIsland * islands.length
+          bytesDenseTotal += densePerIsland * islands.length
+          emit({
+            event: "sync",
+            round,
+            step,
+            bytesDense: densePerIsland * islands.length,
+            bytesSent: sentPerIsland * islands.length,
+            bytesDenseTotal,
+            bytesSentTotal,
+            keptPerIsland
+          })
         }
-        return compressed
-      })
-      nesterovStep(global, momentum, averageSent(contributions, sizes), recipe.outerLr, config.outerMomentum)
-      for (const island of islands) {
-        tf.dispose(island.param)
-        island.param = toTensor(globalFlat)
+      } finally {
+        for (const island of islands) {
+          tf.dispose(island.param)
+          adamWDispose(island.state)
+        }
+        tf.dispose(mask)
       }
-      bytesSentTotal += sentPerIsland * islands.length
-      bytesDenseTotal += densePerIsland * islands.length
-      emit({
-        event: "sync",
-        round,
-        step,
-        bytesDense: densePerIsland * islands.length,
-        bytesSent: sentPerIsland * islands.length,
-        bytesDenseTotal,
-        bytesSentTotal,
-        keptPerIsland
+      return Either.right({ lastRoundLoss, bytesSentTotal, bytesDenseTotal })
+    }
+
+    const trainStart = performance.now()
+    const outcome = yield* runRounds()
+    const trainSeconds = (performance.now() - trainStart) / 1000
+
+    if (global.some((w) => w.some((x) => !Number.isFinite(x)))) {
+      return yield* new TrainingDiverged({
+        message: "training diverged: the global weights are not finite after the last sync"
       })
     }
-  } finally {
-    for (const island of islands) {
-      tf.dispose(island.param)
-      adamWDispose(island.state)
-    }
-    tf.dispose(mask)
-  }
-  const trainSeconds = (performance.now() - trainStart) / 1000
-
-  if (global.some((w) => w.some((x) => !Number.isFinite(x)))) {
-    throw new TrainingDiverged({ message: "training diverged: the global weights are not finite after the last sync" })
-  }
-  const devLoss =
-    config.devTokens > 0
-      ? (() => {
-          const dev = source.devShard(config.devTokens, config.context)
-          return crossEntropy(model, global, dev.tokens, dev.history)
-        })()
+    const devLoss = config.devTokens > 0
+      ? yield* Either.flatMap(
+        source.devShard(config.devTokens, config.context),
+        (dev) => crossEntropy(model, global, dev.tokens, dev.history)
+      )
       : null
-  const written = writeCheckpoint(config.outDir, {
-    model,
-    data: config.data,
-    vocabulary: source.vocabulary,
-    weights: global,
-    training: trainingMetadata(config, backend)
+    const written = yield* writeCheckpoint(config.outDir, {
+      model,
+      data: config.data,
+      vocabulary: source.vocabulary,
+      weights: global,
+      training: trainingMetadata(config, backend)
+    })
+    const tokensPerIsland = config.budget * config.batchSize
+    const done: DoneEvent = {
+      event: "done",
+      trainLoss: outcome.lastRoundLoss,
+      devLoss,
+      entropyFloor,
+      uniformLoss,
+      checkpoint: written.checkpoint,
+      config: written.config,
+      backend,
+      rounds,
+      steps: config.budget,
+      tokensPerIsland,
+      tokensPerSecond: perSecond(tokensPerIsland * islands.length, trainSeconds),
+      tokensPerSecondPerIsland:
+        islands.reduce((total, island) => total + perSecond(tokensPerIsland, island.seconds / 1000), 0) / islands.length,
+      bytesSentTotal: outcome.bytesSentTotal,
+      bytesDenseTotal: outcome.bytesDenseTotal,
+      trainSeconds,
+      wallSeconds: (performance.now() - wallStart) / 1000
+    }
+    emit(done)
+    return { done, model, weights: global }
   })
-  const tokensPerIsland = config.budget * config.batchSize
-  const done: DoneEvent = {
-    event: "done",
-    trainLoss: lastRoundLoss,
-    devLoss,
-    entropyFloor,
-    uniformLoss,
-    checkpoint: written.checkpoint,
-    config: written.config,
-    backend,
-    rounds,
-    steps: config.budget,
-    tokensPerIsland,
-    tokensPerSecond: perSecond(tokensPerIsland * islands.length, trainSeconds),
-    tokensPerSecondPerIsland:
-      islands.reduce((total, island) => total + perSecond(tokensPerIsland, island.seconds / 1000), 0) / islands.length,
-    bytesSentTotal,
-    bytesDenseTotal,
-    trainSeconds,
-    wallSeconds: (performance.now() - wallStart) / 1000
-  }
-  emit(done)
-  return { done, model, weights: global }
-}

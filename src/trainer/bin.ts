@@ -8,68 +8,90 @@
  * framework, with a deadline.
  */
 import * as fs from "node:fs"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { DataInvalid } from "./Errors.js"
+import { ConfigInvalid, UsageInvalid } from "./Errors.js"
 import { parseRunConfig } from "./RunConfig.js"
-import type { TrainEvent } from "./Train.js"
+import type { TrainError, TrainEvent } from "./Train.js"
 
 const USAGE = `usage: trainmarket-trainer --config <run-config.json>
 
 Trains one DiLoCo recipe on the CPU and writes <outDir>/model.safetensors.
 Progress is printed as JSON Lines on stdout; see docs/trainer.md for the config.`
 
-/** A failure with the exit code it maps to. */
-class Exit extends Error {
-  constructor(
-    readonly code: number,
-    message: string
-  ) {
-    super(message)
-  }
-}
-
-const configPath = (argv: ReadonlyArray<string>): string | undefined => {
+/** The run config's path, or `undefined` when help is asked for. */
+const configPath = (argv: ReadonlyArray<string>): Either.Either<string | undefined, UsageInvalid> => {
   let path: string | undefined
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    if (arg === "--help" || arg === "-h") return undefined
+    const arg = argv[i] ?? ""
+    if (arg === "--help" || arg === "-h") return Either.right(undefined)
     if (arg === "--config") {
       const value = argv[i + 1]
-      if (value === undefined) throw new Exit(2, "--config needs a file path")
+      if (value === undefined) return Either.left(new UsageInvalid({ message: "--config needs a file path" }))
       path = value
       i++
     } else if (arg.startsWith("--config=")) {
       path = arg.slice("--config=".length)
     } else {
-      throw new Exit(2, `unknown argument ${arg} (try --help)`)
+      return Either.left(new UsageInvalid({ message: `unknown argument ${arg} (try --help)` }))
     }
   }
-  if (path === undefined || path === "") throw new Exit(2, "missing --config <file> (try --help)")
-  return path
+  if (path === undefined || path === "") {
+    return Either.left(new UsageInvalid({ message: "missing --config <file> (try --help)" }))
+  }
+  return Either.right(path)
+}
+
+const readConfig = (path: string): Either.Either<string, ConfigInvalid> => {
+  try {
+    return Either.right(fs.readFileSync(path, "utf8"))
+  } catch (error) {
+    return Either.left(
+      new ConfigInvalid({
+        message: `cannot read run config ${path}: ${error instanceof Error ? error.message : String(error)}`
+      })
+    )
+  }
 }
 
 const emit = (event: TrainEvent): void => {
   process.stdout.write(`${JSON.stringify(event)}\n`)
 }
 
-const main = async (argv: ReadonlyArray<string>): Promise<void> => {
-  const path = configPath(argv)
-  if (path === undefined) {
-    process.stdout.write(`${USAGE}\n`)
-    return
+/** Every way the executable fails. */
+type BinError = UsageInvalid | ConfigInvalid | TrainError
+
+const main = (argv: ReadonlyArray<string>): Effect.Effect<void, BinError> =>
+  Effect.gen(function*() {
+    const path = yield* configPath(argv)
+    if (path === undefined) {
+      process.stdout.write(`${USAGE}\n`)
+      return
+    }
+    const config = yield* Either.flatMap(readConfig(path), parseRunConfig)
+    // Loaded only now: a bad config is reported without starting the tensor backend.
+    const { train } = yield* Effect.promise(() => import("./Train.js"))
+    yield* train(config, emit)
+  })
+
+/** Exit code 2 for a bad command line or run config (a config pointing at unusable data is a bad config too), else 1. */
+const exitCode = (error: BinError): number => {
+  switch (error._tag) {
+    case "UsageInvalid":
+    case "ConfigInvalid":
+    case "DataInvalid":
+      return 2
+    default:
+      return 1
   }
-  let text: string
-  try {
-    text = fs.readFileSync(path, "utf8")
-  } catch (error) {
-    throw new Exit(2, `cannot read run config ${path}: ${error instanceof Error ? error.message : String(error)}`)
-  }
-  const config = parseRunConfig(text)
-  if (Either.isLeft(config)) throw new Exit(2, config.left.message)
-  // Loaded only now: a bad config is reported without starting the tensor backend.
-  const { train } = await import("./Train.js")
-  await train(config.right, emit)
 }
+
+/** One line on stderr, and the exit code the process ends with (stdout is flushed, not cut off). */
+const fail = (code: number, message: string): Effect.Effect<void> =>
+  Effect.sync(() => {
+    process.stderr.write(`trainmarket-trainer: ${message.split("\n").join(" ")}\n`)
+    process.exitCode = code
+  })
 
 // A reader that goes away (closed pipe) ends the run with one line, not a stack trace.
 process.stdout.on("error", (error) => {
@@ -77,10 +99,12 @@ process.stdout.on("error", (error) => {
   process.exit(1)
 })
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  // A config pointing at unusable data is a bad config too.
-  const code = error instanceof Exit ? error.code : error instanceof DataInvalid ? 2 : 1
-  const message = error instanceof Error ? error.message : String(error)
-  process.stderr.write(`trainmarket-trainer: ${message.split("\n").join(" ")}\n`)
-  process.exitCode = code
-})
+// Run without NodeRuntime.runMain on purpose: its signal handlers would hold off a
+// deadline's SIGTERM until the synchronous training rounds end, and its process.exit
+// on failure could cut off progress still buffered for a pipe.
+Effect.runFork(
+  main(process.argv.slice(2)).pipe(
+    Effect.catchAll((error) => fail(exitCode(error), error.message)),
+    Effect.catchAllDefect((defect) => fail(1, defect instanceof Error ? defect.message : String(defect)))
+  )
+)

@@ -15,6 +15,9 @@ import {
 } from "../../src/trainer/DataSource.js"
 import { DataInvalid } from "../../src/trainer/Errors.js"
 
+/** The success of an `Either`; a failure fails the test with the error itself. */
+const right = <A, E>(either: Either.Either<A, E>): A => Either.getOrThrowWith(either, (error) => error)
+
 const h = (ps: ReadonlyArray<number>): number => -ps.reduce((total, p) => total + (p > 0 ? p * Math.log(p) : 0), 0)
 
 const markov = (order: number, alphabet: number, seed: bigint): MarkovSpec => ({ kind: "markov", order, alphabet, seed })
@@ -66,7 +69,7 @@ describe("entropy floor of Markov chains", () => {
   it("empirical frequencies of a long held-out walk match the chain (the streams sample the chain)", () => {
     const spec = markov(1, 3, 5n)
     const chain = markovChain(spec)
-    const [shard] = heldOutShards(spec, 1, 200_000, 1)
+    const [shard] = right(heldOutShards(spec, 1, 200_000, 1))
     assert.isDefined(shard)
     const counts = new Float64Array(9)
     const tokens = shard?.tokens ?? new Int32Array(0)
@@ -83,21 +86,21 @@ const same = (a: Int32Array, b: Int32Array): boolean => a.length === b.length &&
 describe("splits", () => {
   it("markov: train streams per island, dev and held-out shards are distinct seeded streams; held-out is reproducible", () => {
     const spec = markov(2, 8, 3n)
-    const source = openDataSource(spec)
-    const streams = [0, 1].map((island) => source.trainStream(7n, island, 2, 4).nextBatch(256).targets)
-    const dev = source.devShard(256, 4).tokens.subarray(4)
-    const held = heldOutShards(spec, 3, 256, 4).map((s) => s.tokens.subarray(4))
+    const source = right(openDataSource(spec))
+    const streams = [0, 1].map((island) => right(source.trainStream(7n, island, 2, 4)).nextBatch(256).targets)
+    const dev = right(source.devShard(256, 4)).tokens.subarray(4)
+    const held = right(heldOutShards(spec, 3, 256, 4)).map((s) => s.tokens.subarray(4))
     const all = [...streams, dev, ...held]
     for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) assert.isFalse(same(all[i]!, all[j]!), `${i} vs ${j}`)
-    const again = heldOutShards(spec, 3, 256, 4)
+    const again = right(heldOutShards(spec, 3, 256, 4))
     held.forEach((tokens, i) => assert.isTrue(same(tokens, again[i]?.tokens.subarray(4) ?? new Int32Array(0))))
     // a different run seed changes the training stream, never the held-out split
-    assert.isFalse(same(streams[0]!, source.trainStream(8n, 0, 2, 4).nextBatch(256).targets))
+    assert.isFalse(same(streams[0]!, right(source.trainStream(8n, 0, 2, 4)).nextBatch(256).targets))
   })
 
   it("markov: a batch's contexts are the symbols before each target", () => {
-    const source = openDataSource(markov(2, 8, 1n))
-    const batch = source.trainStream(0n, 0, 1, 3).nextBatch(50)
+    const source = right(openDataSource(markov(2, 8, 1n)))
+    const batch = right(source.trainStream(0n, 0, 1, 3)).nextBatch(50)
     for (let b = 1; b < 50; b++) {
       // consecutive windows of one walk: the window of b ends with target b-1
       assert.strictEqual(batch.contexts[b * 3 + 2], batch.targets[b - 1])
@@ -111,27 +114,27 @@ describe("splits", () => {
     // 1000 characters: train 0..799 uses only 'a'/'b', dev 800..899 only 'c', held-out 900..999 only 'd'
     const text = "ab".repeat(400) + "c".repeat(100) + "d".repeat(100)
     fs.writeFileSync(file, text)
-    const source = openDataSource({ kind: "text", path: file })
+    const source = right(openDataSource({ kind: "text", path: file }))
     assert.deepStrictEqual(source.vocabulary, ["a", "b", "c", "d"])
     assert.isUndefined(source.entropyFloor)
     for (let island = 0; island < 2; island++) {
-      const batch = source.trainStream(1n, island, 2, 5).nextBatch(500)
+      const batch = right(source.trainStream(1n, island, 2, 5)).nextBatch(500)
       assert.isTrue(batch.targets.every((t) => t <= 1) && batch.contexts.every((t) => t <= 1))
     }
-    const dev = source.devShard(1000, 5)
+    const dev = right(source.devShard(1000, 5))
     assert.isTrue(dev.tokens.every((t) => t === 2))
     assert.strictEqual(dev.tokens.length, 100)
-    const held = heldOutShards({ kind: "text", path: file }, 4, 1000, 5)
+    const held = right(heldOutShards({ kind: "text", path: file }, 4, 1000, 5))
     assert.strictEqual(held.length, 4)
     for (const shard of held) {
       assert.isTrue(shard.tokens.every((t) => t === 3))
       assert.strictEqual(shard.tokens.length, 25)
     }
-    try {
-      heldOutShards({ kind: "text", path: file }, 4, 10, 64)
-      assert.fail("a held-out region shorter than the history must be refused")
-    } catch (error) {
-      assert.instanceOf(error, DataInvalid)
+    const short = heldOutShards({ kind: "text", path: file }, 4, 10, 64)
+    assert.isTrue(Either.isLeft(short), "a held-out region shorter than the history must be refused")
+    if (Either.isLeft(short)) {
+      assert.instanceOf(short.left, DataInvalid)
+      assert.strictEqual(short.left._tag, "DataInvalid")
     }
     fs.rmSync(dir, { recursive: true, force: true })
   })

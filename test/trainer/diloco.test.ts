@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Either from "effect/Either"
 import fc from "fast-check"
 import {
+  averageSent,
   compressPseudoGradient,
   islandDenseBytes,
   islandSyncBytes,
@@ -8,6 +10,9 @@ import {
   nesterovStep,
   topK
 } from "../../src/trainer/Diloco.js"
+
+/** The success of an `Either`; a failure fails the test with the error itself. */
+const right = <A, E>(either: Either.Either<A, E>): A => Either.getOrThrowWith(either, (error) => error)
 
 const f32Array = (min: number, max: number) =>
   fc.array(fc.float({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }), { minLength: min, maxLength: max })
@@ -68,7 +73,7 @@ describe("top-k compression with error feedback", () => {
     let carried: Array<Float32Array> = [new Float32Array(4)]
     const sentTotal = new Float64Array(4)
     for (let round = 1; round <= 12; round++) {
-      const [c] = compressPseudoGradient(global, island, carried, 0.25)
+      const [c] = right(compressPseudoGradient(global, island, carried, 0.25))
       assert.isDefined(c)
       if (c === undefined) return
       c.sent.forEach((x, i) => (sentTotal[i] = sentTotal[i]! + x))
@@ -85,15 +90,29 @@ describe("outer Nesterov step", () => {
   it("matches the PyTorch SGD(nesterov) recurrence; momentum 0 and lr 1 is theta - g", () => {
     const theta = [Float32Array.of(1, -2)]
     const buf = [new Float32Array(2)]
-    nesterovStep(theta, buf, [Float32Array.of(0.5, 0.25)], 0.7, 0.9)
+    assert.isTrue(Either.isRight(nesterovStep(theta, buf, [Float32Array.of(0.5, 0.25)], 0.7, 0.9)))
     // b = g; theta -= 0.7 * (g + 0.9 * g)
     assert.closeTo(theta[0]![0]!, 1 - 0.7 * 1.9 * 0.5, 1e-6)
     assert.closeTo(theta[0]![1]!, -2 - 0.7 * 1.9 * 0.25, 1e-6)
-    nesterovStep(theta, buf, [Float32Array.of(0.5, 0.25)], 0.7, 0.9)
+    assert.isTrue(Either.isRight(nesterovStep(theta, buf, [Float32Array.of(0.5, 0.25)], 0.7, 0.9)))
     // b = 0.9*g + g = 1.9 g; update = g + 0.9 * 1.9 g = 2.71 g
     assert.closeTo(theta[0]![0]!, 1 - 0.7 * 1.9 * 0.5 - 0.7 * 2.71 * 0.5, 1e-6)
     const plain = [Float32Array.of(3, 4)]
-    nesterovStep(plain, [new Float32Array(2)], [Float32Array.of(0.5, -1)], 1, 0)
+    assert.isTrue(Either.isRight(nesterovStep(plain, [new Float32Array(2)], [Float32Array.of(0.5, -1)], 1, 0)))
     assert.deepStrictEqual([...plain[0]!], [2.5, 5])
+  })
+})
+
+describe("mismatched tensor lists", () => {
+  it("are a TensorMismatch, and the outer step then updates nothing", () => {
+    const two = [Float32Array.of(1), Float32Array.of(2)]
+    const one = [Float32Array.of(0)]
+    const compressed = compressPseudoGradient(two, one, two, 1)
+    assert.isTrue(Either.isLeft(compressed) && compressed.left._tag === "TensorMismatch")
+    const averaged = averageSent([[{ sent: Float32Array.of(1), residual: Float32Array.of(0), indices: Int32Array.of(0) }]], [1, 1])
+    assert.isTrue(Either.isLeft(averaged) && averaged.left.message === "averageSent: mismatched tensor lists")
+    const stepped = nesterovStep(two, one, two, 1, 0)
+    assert.isTrue(Either.isLeft(stepped) && stepped.left.message === "nesterovStep: mismatched tensor lists")
+    assert.deepStrictEqual(two.map((t) => [...t]), [[1], [2]])
   })
 })

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Either from "effect/Either"
 import { decodeCheckpoint, encodeCheckpoint } from "../../src/trainer/Checkpoint.js"
 import { CheckpointInvalid } from "../../src/trainer/Errors.js"
 import { initWeights, paramSpecs } from "../../src/trainer/Mlp.js"
@@ -16,26 +17,26 @@ const handMade = (header: string, data: ReadonlyArray<number>): Uint8Array => {
   return out
 }
 
-const throwsCheckpointInvalid = (f: () => unknown, fragment: string): void => {
-  try {
-    f()
-  } catch (error) {
-    assert.instanceOf(error, CheckpointInvalid)
-    assert.include(error instanceof CheckpointInvalid ? error.message : "", fragment)
-    return
-  }
-  assert.fail(`expected CheckpointInvalid mentioning "${fragment}"`)
+/** The success of an `Either`; a failure fails the test with the error itself. */
+const right = <A, E>(either: Either.Either<A, E>): A => Either.getOrThrowWith(either, (error) => error)
+
+const throwsCheckpointInvalid = (f: () => Either.Either<unknown, CheckpointInvalid>, fragment: string): void => {
+  const result = f()
+  if (Either.isRight(result)) return assert.fail(`expected CheckpointInvalid mentioning "${fragment}"`)
+  assert.instanceOf(result.left, CheckpointInvalid)
+  assert.strictEqual(result.left._tag, "CheckpointInvalid")
+  assert.include(result.left.message, fragment)
 }
 
 describe("safetensors", () => {
   it("lays out the header length, JSON header and little-endian data byte by byte", () => {
-    const bytes = encodeSafetensors(
+    const bytes = right(encodeSafetensors(
       [
         { name: "b", shape: [2], data: Float32Array.of(1.5, -2) },
         { name: "a", shape: [1, 1], data: Float32Array.of(0.25) }
       ],
       { z: "last", k: "first" }
-    )
+    ))
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     const headerLength = Number(view.getBigUint64(0, true))
     // bytes 0..7: the header length as u64 little-endian, so byte 0 is its low byte
@@ -68,7 +69,7 @@ describe("safetensors", () => {
       { name: "empty", shape: [0], data: new Float32Array(0) },
       { name: "s", shape: [], data: Float32Array.of(42) }
     ]
-    const decoded = decodeSafetensors(encodeSafetensors(tensors, { note: "ünïcode ✓" }))
+    const decoded = right(decodeSafetensors(right(encodeSafetensors(tensors, { note: "ünïcode ✓" }))))
     assert.deepStrictEqual(decoded.metadata, { note: "ünïcode ✓" })
     const byName = new Map(decoded.tensors.map((t) => [t.name, t] as const))
     for (const t of tensors) {
@@ -84,7 +85,7 @@ describe("safetensors", () => {
       '{"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}',
       [0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0x40]
     )
-    const decoded = decodeSafetensors(file)
+    const decoded = right(decodeSafetensors(file))
     const byName = new Map(decoded.tensors.map((t) => [t.name, [...t.data]] as const))
     assert.deepStrictEqual(byName.get("x"), [1])
     assert.deepStrictEqual(byName.get("y"), [2])
@@ -120,23 +121,39 @@ describe("safetensors", () => {
   it("a checkpoint carries its model config in __metadata__ and decodes back to the same weights", () => {
     const model = { context: 3, embed: 2, hidden: 5, vocab: 4 }
     const weights = initWeights(model, 11n)
-    const bytes = encodeCheckpoint({
+    const bytes = right(encodeCheckpoint({
       model,
       data: { kind: "markov", order: 2, alphabet: 4, seed: 9n },
       vocabulary: undefined,
       weights,
       training: { seed: "11" }
-    })
-    const raw = decodeSafetensors(bytes)
+    }))
+    const raw = right(decodeSafetensors(bytes))
     assert.strictEqual(raw.metadata["context"], "3")
     assert.strictEqual(raw.metadata["hidden"], "5")
     assert.strictEqual(raw.metadata["embed"], "2")
     assert.strictEqual(raw.metadata["vocab"], "4")
     assert.deepStrictEqual(JSON.parse(raw.metadata["data"] ?? "null"), { kind: "markov", order: 2, alphabet: 4, seed: "9" })
-    const back = decodeCheckpoint(bytes)
+    const back = right(decodeCheckpoint(bytes))
     assert.deepStrictEqual(back.model, model)
     assert.strictEqual(back.training["seed"], "11")
     paramSpecs(model).forEach((p, i) => assert.deepStrictEqual([...(back.weights[i] ?? [])], [...(weights[i] ?? [])], p.name))
-    assert.deepStrictEqual(encodeCheckpoint(back), bytes)
+    assert.deepStrictEqual(right(encodeCheckpoint(back)), bytes)
+  })
+
+  it("refuses to encode tensors that do not fit (a bug in the caller, as a TensorMismatch)", () => {
+    const short = encodeSafetensors([{ name: "x", shape: [2, 2], data: new Float32Array(3) }], {})
+    assert.isTrue(Either.isLeft(short) && short.left._tag === "TensorMismatch" && short.left.message.includes("needs 4 values"))
+    const reserved = encodeSafetensors([{ name: "__metadata__", shape: [1], data: new Float32Array(1) }], {})
+    assert.isTrue(Either.isLeft(reserved) && reserved.left._tag === "TensorMismatch")
+    const model = { context: 1, embed: 1, hidden: 1, vocab: 2 }
+    const missing = encodeCheckpoint({
+      model,
+      data: { kind: "markov", order: 1, alphabet: 2, seed: 0n },
+      vocabulary: undefined,
+      weights: initWeights(model, 0n).slice(0, 4),
+      training: {}
+    })
+    assert.isTrue(Either.isLeft(missing) && missing.left._tag === "TensorMismatch" && missing.left.message.startsWith("encodeCheckpoint:"))
   })
 })

@@ -5,6 +5,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as tf from "@tensorflow/tfjs-core"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { adamWInit, adamWStep } from "../../src/trainer/AdamW.js"
 import { initBackend } from "../../src/trainer/Backend.js"
@@ -17,12 +18,15 @@ import { fromTensor, lossAndGrad, toTensor } from "../../src/trainer/MlpTensors.
 import { decodeRunConfig, type RunConfig } from "../../src/trainer/RunConfig.js"
 import { type SyncObservation, train, type TrainEvent } from "../../src/trainer/Train.js"
 
+/** The success of an `Either`; a failure fails the test with the error itself. */
+const right = <A, E>(either: Either.Either<A, E>): A => Either.getOrThrowWith(either, (error) => error)
+
 const BIN = fileURLToPath(new URL("../../dist/trainer/bin.js", import.meta.url))
 let work = ""
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), "trainer-test-"))
-  await initBackend("wasm")
+  await Effect.runPromise(initBackend("wasm"))
 })
 afterAll(() => {
   fs.rmSync(work, { recursive: true, force: true })
@@ -80,7 +84,7 @@ describe("the model's hand-written backward pass", () => {
     }
     const param = toTensor(flatten(weights))
     const { grad, loss } = lossAndGrad(model, param, { size, context: 3, contexts, targets })
-    assert.closeTo(loss, crossEntropy(model, weights, tokens, 3), 1e-5)
+    assert.closeTo(loss, right(crossEntropy(model, weights, tokens, 3)), 1e-5)
     const analytic = splitFlat(model, fromTensor(grad))
     tf.dispose([param, grad])
     const step = 1e-3
@@ -89,9 +93,9 @@ describe("the model's hand-written backward pass", () => {
       for (let i = 0; i < p.size; i++) {
         const original = w[i]!
         w[i] = original + step
-        const up = crossEntropy(model, weights, tokens, 3)
+        const up = right(crossEntropy(model, weights, tokens, 3))
         w[i] = original - step
-        const down = crossEntropy(model, weights, tokens, 3)
+        const down = right(crossEntropy(model, weights, tokens, 3))
         w[i] = original
         // central differences of a smooth loss (ReLU kinks aside) in float64
         assert.closeTo(analytic[t]![i]!, (up - down) / (2 * step), 1e-4, `${p.name}[${i}]`)
@@ -114,12 +118,12 @@ describe("DiLoCo in-process", () => {
       embed: 4,
       devTokens: 0
     })
-    const result = await train(run, () => {})
+    const result = await Effect.runPromise(train(run, () => {}))
     // The same optimiser without any outer loop, on island 0's stream.
-    const source = openDataSource(run.data)
+    const source = right(openDataSource(run.data))
     const model = { context: 3, embed: 4, hidden: 16, vocab: source.vocabSize }
     const mask = toTensor(decayMask(model))
-    const stream = source.trainStream(run.seed, 0, 1, run.context)
+    const stream = right(source.trainStream(run.seed, 0, 1, run.context))
     let param: tf.Tensor = toTensor(flatten(initWeights(model, run.seed)))
     let state = adamWInit(param)
     const options = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: run.weightDecay }
@@ -159,7 +163,7 @@ describe("DiLoCo in-process", () => {
       embed: 4,
       devTokens: 0
     })
-    await train(run, (event) => events.push(event), { observeSync: (o) => observations.push(o) })
+    await Effect.runPromise(train(run, (event) => events.push(event), { observeSync: (o) => observations.push(o) }))
     // rounds = ceil(8 / 3) = 3, the last one 2 steps long
     assert.strictEqual(observations.length, 3 * 2)
     const sizes = [8 * 4, 2 * 4 * 8, 8, 8 * 8, 8]
@@ -207,22 +211,22 @@ describe("text data", () => {
       devTokens: 200,
       data: { kind: "text", path: file }
     })
-    const result = await train(run, () => {})
-    const loaded = readCheckpoint(result.done.checkpoint)
+    const result = await Effect.runPromise(train(run, () => {}))
+    const loaded = right(readCheckpoint(result.done.checkpoint))
     assert.deepStrictEqual(loaded.vocabulary, [" ", ".", "a", "c", "e", "h", "m", "n", "o", "s", "t"])
     assert.isNull(result.done.entropyFloor)
-    const losses = evaluateCheckpoint(result.done.checkpoint, run.data, heldOutShards(run.data, 4, 100, 6))
+    const losses = right(evaluateCheckpoint(result.done.checkpoint, run.data, right(heldOutShards(run.data, 4, 100, 6))))
     assert.strictEqual(losses.length, 4)
     // a periodic text is nearly deterministic given 6 characters: far below a uniform guess
     for (const loss of losses) assert.isBelow(loss, 0.5 * Math.log(11))
     const other = path.join(work, "other.txt")
     fs.writeFileSync(other, "xyz ".repeat(500))
     const otherSpec = { kind: "text", path: other } as const
-    try {
-      evaluateCheckpoint(result.done.checkpoint, otherSpec, heldOutShards(otherSpec, 2, 10, 6))
-      assert.fail("a checkpoint trained on another vocabulary must be refused")
-    } catch (error) {
-      assert.instanceOf(error, CheckpointInvalid)
+    const refused = evaluateCheckpoint(result.done.checkpoint, otherSpec, right(heldOutShards(otherSpec, 2, 10, 6)))
+    assert.isTrue(Either.isLeft(refused), "a checkpoint trained on another vocabulary must be refused")
+    if (Either.isLeft(refused)) {
+      assert.instanceOf(refused.left, CheckpointInvalid)
+      assert.strictEqual(refused.left._tag, "CheckpointInvalid")
     }
   })
 })
@@ -240,12 +244,12 @@ describe("the trainer executable", () => {
     const spec = { kind: "markov", order: 2, alphabet: 8, seed: 0n } as const
     const floor = entropyRate(markovChain(spec))
     const uniform = Math.log(8)
-    const shards = heldOutShards(spec, 8, 1024)
-    const losses = evaluateCheckpoint(typeof checkpoint === "string" ? checkpoint : "", spec, shards)
+    const shards = right(heldOutShards(spec, 8, 1024))
+    const losses = right(evaluateCheckpoint(typeof checkpoint === "string" ? checkpoint : "", spec, shards))
     const heldOut = losses.reduce((a, b) => a + b, 0) / losses.length
-    const loaded = readCheckpoint(typeof checkpoint === "string" ? checkpoint : "")
+    const loaded = right(readCheckpoint(typeof checkpoint === "string" ? checkpoint : ""))
     const untrained = initWeights(loaded.model, 1n)
-    const before = shards.reduce((t, s) => t + crossEntropy(loaded.model, untrained, s.tokens, s.history), 0) / shards.length
+    const before = shards.reduce((t, s) => t + right(crossEntropy(loaded.model, untrained, s.tokens, s.history)), 0) / shards.length
     assert.isBelow(heldOut, floor + 0.5 * (uniform - floor), `held-out ${heldOut}, floor ${floor}`)
     assert.isAbove(heldOut, floor - 0.02, "no model beats the entropy rate")
     assert.isBelow(heldOut, before - 0.5, `untrained ${before}`)
