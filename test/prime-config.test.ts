@@ -82,7 +82,10 @@ describe("primeConfig", () => {
           assert.isTrue(Either.isRight(result))
           if (Either.isLeft(result)) return
           const plan = result.right
-          const doc = parse(plan.toml)
+          // every island's config is the run's, but for its own checkpoint directory
+          const docs = plan.islands.map((island) => parse(island.toml))
+          const doc = docs[0] ?? assert.fail("no island")
+          docs.forEach((own, i) => assert.deepStrictEqual(own, { ...doc, ckpt: { ...doc.ckpt, path: `/runs/r1/ckpt/island-${i}` } }))
           // the knobs
           assert.strictEqual(doc.diloco.inner_steps, BigInt(recipe.innerSteps))
           assert.isTrue(Object.is(doc.diloco.outer_lr, recipe.outerLr))
@@ -103,7 +106,6 @@ describe("primeConfig", () => {
           assert.strictEqual(doc.train.micro_bs, 16n)
           assert.strictEqual(doc.data.seq_length, 2048n)
           assert.strictEqual(doc.metric_logger_type, "dummy")
-          assert.strictEqual(doc.ckpt.path, "/runs/r1/ckpt")
           // islands: env, ranks, ports
           const ports = new Set<number>()
           plan.islands.forEach((island, i) => {
@@ -112,11 +114,19 @@ describe("primeConfig", () => {
             assert.strictEqual(island.env.GLOBAL_UNIQUE_ID, String(i))
             assert.strictEqual(island.env.GLOBAL_WORLD_SIZE, String(recipe.islands))
             assert.strictEqual(island.env.GLOBAL_PORT, "20000")
-            const args = island.args.join(" ")
-            assert.include(args, `--nproc_per_node ${gpus} `)
-            assert.include(args, ` src/zeroband/train.py @/runs/r1/config.toml `)
-            assert.include(args, `--data.data_rank ${i} --data.data_world_size ${recipe.islands}`)
-            assert.include(args, `--ckpt.path /runs/r1/ckpt/island-${i}`)
+            // exactly SPEC §12's launch line
+            assert.deepStrictEqual(island.args, [
+              "--nproc_per_node",
+              String(gpus),
+              "--rdzv-endpoint",
+              `localhost:${island.rendezvousPort}`,
+              "src/zeroband/train.py",
+              `@/runs/r1/config-island-${i}.toml`,
+              "--data.data_rank",
+              String(i),
+              "--data.data_world_size",
+              String(recipe.islands)
+            ])
             assert.strictEqual(plan.finalCheckpoints[i], `/runs/r1/ckpt/island-${i}/step_${total}`)
             assert.isTrue(island.rendezvousPort >= 20_000 + gpus)
             ports.add(island.rendezvousPort)
@@ -140,7 +150,7 @@ describe("primeConfig", () => {
     const name = plan.right.runName
     assert.match(name, /^trainmarket-[0-9a-f]{16}$/)
     assert.strictEqual(
-      plan.right.toml,
+      plan.right.islands[1]?.toml,
       [
         `name_model = "debugmodel"`,
         `type_model = "llama3"`,
@@ -170,7 +180,7 @@ describe("primeConfig", () => {
         `fake = true`,
         ``,
         `[ckpt]`,
-        `path = "/srv/runs/prime-abc/ckpt"`,
+        `path = "/srv/runs/prime-abc/ckpt/island-1"`,
         `interval = 1000`,
         ``
       ].join("\n")
@@ -184,13 +194,11 @@ describe("primeConfig", () => {
         "--rdzv-endpoint",
         "localhost:10002",
         "src/zeroband/train.py",
-        "@/srv/runs/prime-abc/config.toml",
+        "@/srv/runs/prime-abc/config-island-1.toml",
         "--data.data_rank",
         "1",
         "--data.data_world_size",
-        "2",
-        "--ckpt.path",
-        "/srv/runs/prime-abc/ckpt/island-1"
+        "2"
       ],
       env: {
         GLOBAL_ADDR: "localhost",
@@ -202,6 +210,8 @@ describe("primeConfig", () => {
         GLOO_SOCKET_IFNAME: "lo"
       },
       cwd: path.resolve("."),
+      configPath: "/srv/runs/prime-abc/config-island-1.toml",
+      toml: plan.right.islands[1]?.toml ?? "",
       checkpointPath: "/srv/runs/prime-abc/ckpt/island-1",
       rendezvousPort: 10002
     })
@@ -227,9 +237,9 @@ describe("primeConfig", () => {
     // the global store uses basePort..basePort+3 (one per local rank); islands follow
     assert.deepStrictEqual(plan.right.islands.map((i) => i.rendezvousPort), [30_004, 30_005, 30_006])
     // integer-valued learning rates stay TOML floats, integers stay integers
-    assert.include(plan.right.toml, "outer_lr = 1.0\n")
-    assert.include(plan.right.toml, "lr = 1.0\n")
-    assert.include(plan.right.toml, "inner_steps = 1\n")
+    assert.include(plan.right.islands[0]?.toml, "outer_lr = 1.0\n")
+    assert.include(plan.right.islands[0]?.toml, "lr = 1.0\n")
+    assert.include(plan.right.islands[0]?.toml, "inner_steps = 1\n")
   })
 
   it("islands that need ports past 65535 are RecipeUnsupported, whatever is ignored", () => {

@@ -18,7 +18,16 @@ import { type ProgressEvent, TrainingCluster, TrainingProgress } from "../src/cl
 import type { Recipe } from "../src/domain/Recipe.js"
 import { runOneShot } from "../src/market/OneShot.js"
 import { Scorer } from "../src/scorer/Scorer.js"
-import { freePort, installStandIn, pidsIn, removeTempDirs, running, tempDir, waitForPid } from "./fixtures/standins.js"
+import {
+  freePort,
+  installStandIn,
+  pidsIn,
+  removeTempDirs,
+  running,
+  tempDir,
+  waitForPid,
+  writeScript
+} from "./fixtures/standins.js"
 import { afterAll } from "vitest"
 
 afterAll(removeTempDirs)
@@ -118,6 +127,52 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
       const { options, pids } = yield* setup({ clients: { "*": { mode: "exit", finalLoss: 1.25 } } })
       const artifact = yield* train(options, recipe({ islands: 2 }))
       assert.strictEqual(artifact.trainLoss, 1.25)
+      allGone(pids)
+    }))
+
+  it.effect("minimal stand-ins: a server that never listens and clients that never talk to it still train", () =>
+    Effect.gen(function*() {
+      // the least a Psyche installation can look like from outside: a server that only
+      // runs, clients that log the JSON loss line, save the final step's safetensors and
+      // announce them, then wait to be stopped
+      const dir = tempDir("psyche-minimal")
+      const pids = path.join(dir, "pids")
+      fs.mkdirSync(pids)
+      const recordPid = (name: string) =>
+        `require("fs").writeFileSync(require("path").join(${JSON.stringify(pids)}, ${name} + ".pid"), String(process.pid));`
+      const server = writeScript(dir, "server", `${recordPid(`"server"`)} setInterval(() => {}, 1000)`)
+      const client = writeScript(
+        dir,
+        "client",
+        `const fs = require("fs"), path = require("path")
+const arg = (name) => process.argv[process.argv.indexOf(name) + 1]
+${recordPid(`"client-" + process.pid`)}
+const step = 6
+const loss = 2 + Number(process.env.RAW_IDENTITY_SECRET_KEY.slice(0, 1) === "f")
+console.log(JSON.stringify({ integration_test_log_marker: "loss", step, loss }))
+const saved = path.join(arg("--checkpoint-dir"), arg("--run-id") + "-step" + step)
+fs.mkdirSync(saved, { recursive: true })
+fs.writeFileSync(path.join(saved, "model.safetensors"), Buffer.alloc(64, 1))
+console.log(JSON.stringify({ message: "Saving to " + saved }))
+setInterval(() => {}, 1000)`
+      )
+      const artifact = yield* train(
+        {
+          server,
+          client,
+          checkpointDir: path.join(dir, "runs"),
+          totalSteps: 6,
+          batchSize: 4,
+          port: yield* Effect.promise(freePort),
+          serverStartSeconds: 0.2,
+          deadlineSeconds: 30,
+          ignore: ["outerLr"]
+        },
+        recipe()
+      )
+      assert.match(artifact.checkpoint ?? "", /-step6$/)
+      assert.isTrue(fs.existsSync(path.join(artifact.checkpoint ?? "", "model.safetensors")))
+      assert.oneOf(artifact.trainLoss, [2, 3])
       allGone(pids)
     }))
 

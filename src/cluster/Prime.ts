@@ -225,17 +225,19 @@ export interface IslandLaunch {
   readonly args: ReadonlyArray<string>
   readonly env: Readonly<Record<string, string>>
   readonly cwd: string
-  /** The island's own checkpoint directory (`--ckpt.path`). */
+  /** The island's own config file (`@<file>`) and its text: the run's settings, with the island's checkpoint directory. */
+  readonly configPath: string
+  readonly toml: string
+  /** The island's own checkpoint directory (`[ckpt] path` of its config). */
   readonly checkpointPath: string
   readonly rendezvousPort: number
 }
 
-/** Everything one prime run needs: the document, its text, the islands, what was not applied. */
+/** Everything one prime run needs: the islands with their config files, what was not applied. */
 export interface PrimePlan {
   readonly runName: string
+  /** The run's config; island i's file differs only in `[ckpt] path` (its own directory). */
   readonly document: PrimeDocument
-  readonly toml: string
-  readonly configPath: string
   readonly islands: ReadonlyArray<IslandLaunch>
   /** Inner steps the run trains (`total_steps`, a multiple of `inner_steps`). */
   readonly totalSteps: number
@@ -309,8 +311,9 @@ export const unappliedKnobs = (
  * Map a recipe onto prime's config and launch (pure). Knobs: `innerSteps` ->
  * `[diloco] inner_steps`, `outerLr` -> `[diloco] outer_lr`, `innerLr` -> `[optim.optim] lr`,
  * `islands` -> one torchrun job per island, `keepFraction` -> `[diloco] compression`
- * (see `unappliedKnobs`). Each island overrides its data rank and checkpoint directory
- * on its command line, so islands on one machine never write the same files.
+ * (see `unappliedKnobs`). Each island reads its own copy of the config whose `[ckpt]
+ * path` is its own directory, so islands on one machine never write the same files,
+ * and its command line is exactly the framework's launch line (data rank and world size).
  */
 export const primeConfig = (
   recipe: Recipe,
@@ -324,7 +327,6 @@ export const primeConfig = (
     const totalSteps = roundedTotalSteps(options.totalSteps, recipe.innerSteps)
     const name = runName(Artifact.ref({ recipe, trainSeed: seed }))
     const checkpointBase = NodePath.join(runDir, "ckpt")
-    const configPath = NodePath.join(runDir, "config.toml")
     const document: PrimeDocument = {
       name_model: options.model,
       type_model: options.modelType,
@@ -354,6 +356,8 @@ export const primeConfig = (
     const launches = Array.from({ length: islands }, (_, island): IslandLaunch => {
       const rendezvousPort = options.basePort + options.gpusPerIsland + island
       const checkpointPath = NodePath.join(checkpointBase, `island-${island}`)
+      const configPath = NodePath.join(runDir, `config-island-${island}.toml`)
+      const own: PrimeDocument = { ...document, ckpt: { ...document.ckpt, path: checkpointPath } }
       return {
         island,
         command,
@@ -368,9 +372,7 @@ export const primeConfig = (
           "--data.data_rank",
           String(island),
           "--data.data_world_size",
-          String(islands),
-          "--ckpt.path",
-          checkpointPath
+          String(islands)
         ],
         env: {
           GLOBAL_ADDR: "localhost",
@@ -382,6 +384,8 @@ export const primeConfig = (
           GLOO_SOCKET_IFNAME: "lo"
         },
         cwd: options.workdir,
+        configPath,
+        toml: Toml.stringify(own, { numbersAsFloat: true }),
         checkpointPath,
         rendezvousPort
       }
@@ -389,8 +393,6 @@ export const primeConfig = (
     return {
       runName: name,
       document,
-      toml: Toml.stringify(document, { numbersAsFloat: true }),
-      configPath,
       islands: launches,
       totalSteps,
       finalCheckpoints: launches.map((launch) => NodePath.join(launch.checkpointPath, `step_${totalSteps}`)),
@@ -445,7 +447,9 @@ export const make = (
         const name = runName(Artifact.ref({ recipe, trainSeed }))
         const runDir = yield* makeRunDirectory(BACKEND, resolved.checkpointDir, `prime-${name.slice(-16)}-`)
         const plan = yield* primeConfig(recipe, trainSeed, resolved, runDir)
-        yield* writeRunFile(BACKEND, plan.configPath, plan.toml)
+        yield* Effect.forEach(plan.islands, (island) => writeRunFile(BACKEND, island.configPath, island.toml), {
+          discard: true
+        })
 
         const outcomes = yield* Ref.make<ReadonlyMap<number, IslandOutcome>>(new Map())
         const record = (island: number, update: (outcome: IslandOutcome) => IslandOutcome) =>
@@ -456,8 +460,9 @@ export const make = (
           })
         const onLine = (line: Subprocess.OutputLine) => {
           const island = line.island ?? 0
-          const step = line.stream === "stderr" ? parseStepLine(line.text) : undefined
-          const checkpoint = line.stream === "stderr" ? parseCheckpointLine(line.text) : undefined
+          // prime logs to stderr; a line of the same shape on stdout (another logger setup) counts too
+          const step = parseStepLine(line.text)
+          const checkpoint = parseCheckpointLine(line.text)
           return Effect.zipRight(
             step !== undefined
               ? record(island, (o) => ({ ...o, lastStep: step }))

@@ -89,7 +89,15 @@ export const PsycheOptions = Schema.Struct({
   /** DisTrO's `compression_chunk`: tiles are chunk × chunk (default 64; at most 255 so topk fits a u16). */
   chunk: Schema.optional(IntIn(1, 255)),
   /** The server's port (default 20000). */
-  port: Schema.optional(IntIn(1, 65535))
+  port: Schema.optional(IntIn(1, 65535)),
+  /**
+   * How long to wait for the server to accept connections before starting the clients
+   * anyway (default 2 s): clients start as soon as the port answers, and a server that
+   * never answers on it is still given its clients.
+   */
+  serverStartSeconds: Schema.optional(
+    Schema.Number.pipe(Schema.filter((x) => (Number.isFinite(x) && x >= 0) || "must be a finite number >= 0"))
+  )
 })
 export type PsycheOptions = typeof PsycheOptions.Type
 
@@ -109,7 +117,8 @@ export const defaults = {
   batchSize: 8,
   seqLength: 2048,
   chunk: 64,
-  port: 20_000
+  port: 20_000,
+  serverStartSeconds: 2
 } as const
 
 /**
@@ -139,6 +148,7 @@ export interface PsycheSettings extends CommonSettings {
   readonly seqLength: number
   readonly chunk: number
   readonly port: number
+  readonly serverStartMillis: number
 }
 
 /** Apply the defaults of the Psyche options. */
@@ -151,7 +161,8 @@ export const settings = (options: PsycheOptions, path: Path.Path): PsycheSetting
   batchSize: options.batchSize ?? defaults.batchSize,
   seqLength: options.seqLength ?? defaults.seqLength,
   chunk: options.chunk ?? defaults.chunk,
-  port: options.port ?? defaults.port
+  port: options.port ?? defaults.port,
+  serverStartMillis: Math.round((options.serverStartSeconds ?? defaults.serverStartSeconds) * 1000)
 })
 
 /** What a Psyche cluster needs installed (checked by `trainmarket backends check`): the server and the client. */
@@ -589,7 +600,10 @@ export const make = (
             cwd: runDir
           }, supervise)
           yield* Effect.raceFirst(
-            waitForPort("localhost", resolved.port),
+            Effect.raceFirst(
+              waitForPort("localhost", resolved.port),
+              Effect.sleep(Duration.millis(resolved.serverStartMillis)).pipe(Subprocess.onRealClock)
+            ),
             Effect.flatMap(server.exited, (exit) =>
               Effect.fail(
                 new BackendFailed({
