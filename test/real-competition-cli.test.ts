@@ -72,6 +72,42 @@ describe("cpu-diloco and the checkpoint scorer through the CLI (real processes)"
     assert.isTrue(isRecord(error) && isRecord(error.error) && error.error._tag === "ScorerRefused")
   })
 
+  it("compete: a checkpoint scorer without data holds out from the file's cluster source; a different source is refused", async () => {
+    const dir = tempDir("cli-source")
+    const source = { kind: "markov", order: 2, alphabet: 6, seed: "11" }
+    const competition = (scorer: Record<string, unknown>) => {
+      const file = path.join(dir, `competition-${Object.keys(scorer).length}.json`)
+      fs.writeFileSync(file, JSON.stringify({
+        id: 1,
+        cluster: { kind: "cpu-diloco", budget: 64, data: source, checkpointDir: dir, deadlineSeconds: 60 },
+        scorer,
+        evalShards: 12,
+        reward: { kind: "snapshot-top-k", weightsBps: [10000] },
+        poolWei: "1000",
+        baseline: { recipe: { islands: 1, innerSteps: 1, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }, seed: "0" },
+        researchers: [{ name: "a", seed: "1", recipe: JSON.parse(recipe) }]
+      }))
+      return file
+    }
+    const implied = await runCli(["compete", competition({ kind: "checkpoint" }), "--json"])
+    assert.strictEqual(implied.code, 0, implied.stdout + implied.stderr)
+    const outcome = jsonOf(implied)
+    assert.isTrue(isRecord(outcome) && Array.isArray(outcome.ranked) && outcome.ranked.length === 1)
+    // the implied source is exactly the cluster's: naming it explicitly gives the same outcome
+    const explicit = await runCli(["compete", competition({ kind: "checkpoint", data: source, shards: 12 }), "--json"])
+    assert.strictEqual(explicit.code, 0, explicit.stdout + explicit.stderr)
+    assert.deepStrictEqual(jsonOf(explicit), outcome)
+
+    const other = await runCli([
+      "compete",
+      competition({ kind: "checkpoint", data: { ...source, seed: "12" } }),
+      "--json"
+    ])
+    assert.strictEqual(other.code, 1)
+    const error = jsonOf(other)
+    assert.isTrue(isRecord(error) && isRecord(error.error) && error.error._tag === "ScorerRefused", other.stdout)
+  })
+
   it("on a terminal, train shows live progress (step, loss, bytes sent) on stderr; --json stdout stays clean", async () => {
     const dir = tempDir("cli-tty")
     const out = path.join(dir, "artifact.json")

@@ -69,7 +69,7 @@ export const layersOf = (
 ) =>
   Layer.merge(
     ClusterSpec.toLayer(file.cluster).pipe(Layer.provide(Progress.layer)),
-    ScorerSpec.toLayer(file.scorer ?? ScorerSpec.defaultSpec, file.evalShards)
+    ScorerSpec.toLayer(ScorerSpec.alongside(file.scorer ?? ScorerSpec.defaultSpec, file.cluster), file.evalShards)
   )
 
 const file = Args.text({ name: "competition.json" }).pipe(Args.withDescription("the competition file"))

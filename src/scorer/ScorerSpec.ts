@@ -4,6 +4,7 @@
  */
 import type { FileSystem, Path } from "@effect/platform"
 import { type Layer, Schema } from "effect"
+import type { ClusterSpec } from "../cluster/ClusterSpec.js"
 import type { ScorerInvalid } from "../domain/Errors.js"
 import * as CheckpointScorer from "./CheckpointScorer.js"
 import type { Scorer } from "./Scorer.js"
@@ -33,4 +34,32 @@ export const toLayer = (spec: ScorerSpec, shards: number): Layer.Layer<Scorer, S
     case "checkpoint":
       return CheckpointScorer.layerWith({ ...spec, shards: spec.shards ?? shards })
   }
+}
+
+/** The data options of every cpu-diloco cluster in a cluster spec (`undefined` for one on its default source). */
+const trainingData = (cluster: ClusterSpec): ReadonlyArray<CheckpointScorer.CheckpointSpec["data"]> => {
+  switch (cluster.kind) {
+    case "cpu-diloco":
+      return [cluster.data]
+    case "hierarchical":
+      return cluster.inner.flatMap(trainingData)
+    case "sealed":
+      return trainingData(cluster.inner)
+    default:
+      return []
+  }
+}
+
+/**
+ * The scorer spec a file means next to its cluster spec: a checkpoint scorer that names
+ * no data holds out from the source the file's cpu-diloco cluster trains on (the
+ * operator's setting in the same file, never a cluster's claim). When the clusters
+ * name different sources, the spec is left as it is and the scorer refuses what it was
+ * not set up to judge.
+ */
+export const alongside = (scorer: ScorerSpec, cluster: ClusterSpec): ScorerSpec => {
+  if (scorer.kind !== "checkpoint" || scorer.data !== undefined) return scorer
+  const sources = new Set(trainingData(cluster).map((data) => JSON.stringify(data ?? null)))
+  const [only] = trainingData(cluster)
+  return sources.size === 1 && only !== undefined ? { ...scorer, data: only } : scorer
 }
