@@ -4,7 +4,7 @@
  * printed by the command (or by @effect/cli for bad flags); here they only become
  * a non-zero exit code, never a stack trace.
  */
-import { ValidationError } from "@effect/cli"
+import { HelpDoc, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Effect, Exit } from "effect"
 import { run } from "./cli/Cli.js"
@@ -27,12 +27,18 @@ const plainWhereNeeded = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<
     })
   )
 
+/** What @effect/cli found wrong with the command line, as one plain line. */
+const commandLineProblem = (error: ValidationError.ValidationError): string => {
+  const text = "error" in error ? HelpDoc.toAnsiText(error.error).replace(ANSI, "").replace(/\s+/g, " ").trim() : ""
+  return `invalid command line${text === "" ? "" : `: ${text}`} (see --help)`
+}
+
 run(process.argv).pipe(
   Effect.catchIf(ValidationError.isValidationError, (error) =>
     ValidationError.isHelpRequested(error)
       ? Effect.void
       : Effect.zipRight(
-        asJson ? printError({ _tag: "BadInput", message: "invalid command line (see --help)" }, true) : Effect.void,
+        asJson ? printError({ _tag: "BadInput", message: commandLineProblem(error) }, true) : Effect.void,
         Effect.fail(error)
       )),
   Effect.catchAllDefect((defect) =>
