@@ -46,7 +46,7 @@ run(process.argv).pipe(
       printError({ _tag: "Defect", message: defect instanceof Error ? defect.message : String(defect) }, asJson),
       Effect.die(defect)
     )),
-  Effect.tapErrorCause((cause) => Cause.isInterruptedOnly(cause) ? Console.error("interrupted") : Effect.void),
+  Effect.onInterrupt(() => Console.error("interrupted")),
   plainWhereNeeded,
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain({

@@ -279,6 +279,12 @@ describe("trainmarket market replay", () => {
       const knob = write("knob.jsonl", lines([...good, { researcher: "y", recipe: { ...baselineRecipe, islands: 0 } }]))
       const bad = await runCli(["market", "replay", write("head.json", head), "--submissions", knob, "--json"])
       assert.deepStrictEqual((jsonOf(bad) as { error: { _tag: string } }).error._tag, "RecipeInvalid")
+      // read twice, so stdin is refused rather than replayed as nothing
+      const stdin = await runCli(["market", "replay", write("head.json", head), "--submissions", "-", "--json"], {
+        input: lines(good)
+      })
+      assert.strictEqual(stdin.code, 1)
+      assert.include((jsonOf(stdin) as { error: { message: string } }).error.message, "regular file")
       const both = await runCli([
         "market",
         "replay",

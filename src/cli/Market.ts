@@ -9,7 +9,7 @@
  * its progress on stderr when stderr is a terminal.
  */
 import { Args, Command, Options } from "@effect/cli"
-import type { FileSystem } from "@effect/platform"
+import { FileSystem } from "@effect/platform"
 import { Chunk, Clock, Effect, Either, Option, Schema, Stream } from "effect"
 import * as ClusterSpec from "../cluster/ClusterSpec.js"
 import { BadInput, type RecipeInvalid } from "../domain/Errors.js"
@@ -119,36 +119,38 @@ const decodeSubmission = (entry: unknown, source: string): Effect.Effect<MarketS
  */
 export const submissionLines = (
   path: string
-): Stream.Stream<MarketSubmission, BadInput | RecipeInvalid, FileSystem.FileSystem> => {
-  let lineNumber = 0
-  return inputLines(path).pipe(
-    Stream.mapChunksEffect((lines) =>
-      Effect.suspend(() => {
-        const decoded: Array<MarketSubmission> = []
-        const slow: Array<Effect.Effect<void, BadInput | RecipeInvalid>> = []
-        for (const line of lines) {
-          lineNumber += 1
-          if (line.trim() === "") continue
-          const source = `${path} line ${lineNumber}`
-          const parsed = Either.getOrUndefined(Either.try((): unknown => JSON.parse(line)))
-          if (isPlainSubmission(parsed)) {
-            // the quick path; once a line needed the schema, later lines queue behind it to keep their order
-            if (slow.length === 0) decoded.push(parsed)
-            else slow.push(Effect.sync(() => decoded.push(parsed)))
-            continue
+): Stream.Stream<MarketSubmission, BadInput | RecipeInvalid, FileSystem.FileSystem> =>
+  Stream.suspend(() => {
+    // each run of the stream counts its own lines
+    let lineNumber = 0
+    return inputLines(path).pipe(
+      Stream.mapChunksEffect((lines) =>
+        Effect.suspend(() => {
+          const decoded: Array<MarketSubmission> = []
+          const slow: Array<Effect.Effect<void, BadInput | RecipeInvalid>> = []
+          for (const line of lines) {
+            lineNumber += 1
+            if (line.trim() === "") continue
+            const source = `${path} line ${lineNumber}`
+            const parsed = Either.getOrUndefined(Either.try((): unknown => JSON.parse(line)))
+            if (isPlainSubmission(parsed)) {
+              // the quick path; once a line needed the schema, later lines queue behind it to keep their order
+              if (slow.length === 0) decoded.push(parsed)
+              else slow.push(Effect.sync(() => decoded.push(parsed)))
+              continue
+            }
+            slow.push(
+              Effect.flatMap(parseJson(line, source), (entry) =>
+                Effect.map(decodeSubmission(entry, source), (submission) => {
+                  decoded.push(submission)
+                }))
+            )
           }
-          slow.push(
-            Effect.flatMap(parseJson(line, source), (entry) =>
-              Effect.map(decodeSubmission(entry, source), (submission) => {
-                decoded.push(submission)
-              }))
-          )
-        }
-        return Effect.map(Effect.all(slow, { discard: true }), () => Chunk.unsafeFromArray(decoded))
-      })
+          return Effect.map(Effect.all(slow, { discard: true }), () => Chunk.unsafeFromArray(decoded))
+        })
+      )
     )
-  )
-}
+  })
 
 /** Read and decode a market file; a bad submission is reported with its position. */
 export const readMarketFile = (path: string): Effect.Effect<MarketFile, BadInput | RecipeInvalid, FileSystem.FileSystem> =>
@@ -188,6 +190,24 @@ export const readStreamedMarket = (
         reason: "at submissions: give the submissions either in the market file or with --submissions, not both"
       })
     }
+    // the file is read twice (check and count, then replay), so it must be a regular file
+    const fs = yield* FileSystem.FileSystem
+    const notRegular = new BadInput({
+      source: submissionsPath,
+      reason: "--submissions needs a regular file (it is read twice: checked first, then replayed), not stdin or a pipe"
+    })
+    if (submissionsPath === "-") return yield* notRegular
+    const info = yield* fs.stat(submissionsPath).pipe(
+      Effect.mapError((error) =>
+        new BadInput({
+          source: submissionsPath,
+          reason: error._tag === "SystemError" && error.reason === "NotFound"
+            ? "file not found"
+            : `cannot be read (${error.message})`
+        })
+      )
+    )
+    if (info.type !== "File") return yield* notRegular
     const stream = submissionLines(submissionsPath)
     const total = yield* Stream.runCount(stream)
     return { head, submissions: { stream, total, nameWidth: nameWidthOf([]) } }

@@ -6,7 +6,7 @@
 import { Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { NodeStream } from "@effect/platform-node"
-import { Chunk, Console, Data, Effect, ParseResult, Schema, Stream } from "effect"
+import { Chunk, Console, Data, Effect, Exit, ParseResult, Schema, Stream } from "effect"
 import { BadInput, RecipeInvalid } from "../domain/Errors.js"
 
 /** `--json`: print exactly one JSON document (or JSON Lines for streams) on stdout. */
@@ -195,8 +195,15 @@ export const transformJsonLines = <E, R>(
           )
         }, { discard: true }).pipe(
           Effect.map(() => Chunk.of(output)),
-          // what the lines before a bad one produced is still written
-          Effect.tapError(() => writeStdout(output))
+          // what the lines before a bad one (or before Ctrl-C) produced is still written
+          Effect.onExit((exit) =>
+            Exit.isSuccess(exit)
+              ? Effect.void
+              : Exit.isInterrupted(exit)
+              // never wait on a reader while stopping: hand the text to the stream and go
+              ? Effect.sync(() => void process.stdout.write(output))
+              : Effect.ignore(writeStdout(output))
+          )
         )
       })
     ),

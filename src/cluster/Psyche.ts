@@ -92,7 +92,7 @@ export const PsycheOptions = Schema.Struct({
   port: Schema.optional(IntIn(1, 65535)),
   /**
    * How long to wait for the server to accept connections before starting the clients
-   * anyway (default 2 s): clients start as soon as the port answers, and a server that
+   * anyway (default 10 s): clients start as soon as the port answers, and a server that
    * never answers on it is still given its clients.
    */
   serverStartSeconds: Schema.optional(
@@ -118,7 +118,7 @@ export const defaults = {
   seqLength: 2048,
   chunk: 64,
   port: 20_000,
-  serverStartSeconds: 2
+  serverStartSeconds: 10
 } as const
 
 /**
