@@ -26,6 +26,7 @@ import { layersOf } from "./Compete.js"
 import * as Progress from "./Progress.js"
 import {
   decode,
+  fileError,
   inputLines,
   json,
   parseJson,
@@ -197,16 +198,7 @@ export const readStreamedMarket = (
       reason: "--submissions needs a regular file (it is read twice: checked first, then replayed), not stdin or a pipe"
     })
     if (submissionsPath === "-") return yield* notRegular
-    const info = yield* fs.stat(submissionsPath).pipe(
-      Effect.mapError((error) =>
-        new BadInput({
-          source: submissionsPath,
-          reason: error._tag === "SystemError" && error.reason === "NotFound"
-            ? "file not found"
-            : `cannot be read (${error.message})`
-        })
-      )
-    )
+    const info = yield* fs.stat(submissionsPath).pipe(Effect.mapError(fileError(submissionsPath)))
     if (info.type !== "File") return yield* notRegular
     const stream = submissionLines(submissionsPath)
     const total = yield* Stream.runCount(stream)

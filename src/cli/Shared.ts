@@ -5,6 +5,7 @@
  */
 import { Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
+import type { PlatformError } from "@effect/platform/Error"
 import { NodeStream } from "@effect/platform-node"
 import { Chunk, Console, Data, Effect, Exit, ParseResult, Schema, Stream } from "effect"
 import { BadInput, RecipeInvalid } from "../domain/Errors.js"
@@ -33,17 +34,19 @@ export const parseJson = (text: string, source: string): Effect.Effect<unknown, 
       })
   })
 
+/** A file the platform could not open or read, as a `BadInput` naming it. */
+export const fileError = (path: string) => (error: PlatformError): BadInput =>
+  new BadInput({
+    source: path,
+    reason: error._tag === "SystemError" && error.reason === "NotFound"
+      ? "file not found"
+      : `cannot be read (${error.message})`
+  })
+
 /** Read a whole text file; a missing or unreadable file is a `BadInput` naming it. */
 export const readText = (path: string): Effect.Effect<string, BadInput, FileSystem.FileSystem> =>
   Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(path)).pipe(
-    Effect.mapError((error) =>
-      new BadInput({
-        source: path,
-        reason: error._tag === "SystemError" && error.reason === "NotFound"
-          ? "file not found"
-          : `cannot be read (${error.message})`
-      })
-    )
+    Effect.mapError(fileError(path))
   )
 
 const describe = (error: ParseResult.ParseError, source: string): BadInput | RecipeInvalid => {
@@ -105,16 +108,7 @@ export const readJsonArgument = <A, I>(
 export const inputLines = (path: string): Stream.Stream<string, BadInput, FileSystem.FileSystem> => {
   const bytes = path === "-"
     ? NodeStream.stdin
-    : Stream.unwrap(Effect.map(FileSystem.FileSystem, (fs) => fs.stream(path))).pipe(
-      Stream.mapError((error) =>
-        new BadInput({
-          source: path,
-          reason: error._tag === "SystemError" && error.reason === "NotFound"
-            ? "file not found"
-            : `cannot be read (${error.message})`
-        })
-      )
-    )
+    : Stream.unwrap(Effect.map(FileSystem.FileSystem, (fs) => fs.stream(path))).pipe(Stream.mapError(fileError(path)))
   return bytes.pipe(Stream.decodeText(), Stream.splitLines)
 }
 
