@@ -20,7 +20,7 @@ import {
   type ScoreError,
   TrainingTimeout
 } from "../domain/Errors.js"
-import type { Gate, Lift, Measurement } from "../domain/Measurement.js"
+import type { Lift, Measurement } from "../domain/Measurement.js"
 import { decodeRecipe, type Recipe } from "../domain/Recipe.js"
 import { TrainingCluster } from "../cluster/TrainingCluster.js"
 import { Scorer } from "../scorer/Scorer.js"
@@ -28,16 +28,8 @@ import * as Leaderboard from "./Leaderboard.js"
 import * as Objective from "./Objective.js"
 import type { Payout } from "./Reward.js"
 
-/** How a continuous market is run. */
-export interface MarketConfig {
-  readonly gate: Gate
-  readonly schedule: Leaderboard.ContinuousSchedule
-  /** The pool in wei; absent: unlimited. */
-  readonly poolWei?: bigint | undefined
-  /** The ranking objective; absent: the value axis, higher is better. */
-  readonly objective?: Objective.Objective | undefined
-  /** The baseline every submission is measured against (trained once, when the market opens). */
-  readonly baseline: { readonly recipe: Recipe; readonly seed: bigint }
+/** How a continuous market is run: its rules (the baseline is trained once, when it opens), and its clock. */
+export interface MarketConfig extends Leaderboard.MarketRules {
   /** Length of an epoch (default 1 hour); epochs credit the top holder under TimeAtTop. */
   readonly epoch?: Duration.DurationInput | undefined
   /** Deadline of each training job (default none); a job past it fails with `TrainingTimeout`. */
@@ -157,7 +149,7 @@ export const make = (
     const deadline = yield* positiveDuration(config.jobDeadline, "the job deadline")
     const cluster = yield* TrainingCluster
     const scorer = yield* Scorer
-    const terms: Leaderboard.Terms = { schedule: config.schedule, poolWei: config.poolWei }
+    const terms = Leaderboard.termsOf(config)
     const objective = config.objective ?? Objective.valueObjective
 
     const baselineRecipe = yield* decodeRecipe(config.baseline.recipe)

@@ -6,7 +6,10 @@
  * wei written in the log).
  */
 import { Schema } from "effect"
+import type { Gate } from "../domain/Measurement.js"
 import { addWei, Micros, subWei, Wei } from "../domain/Money.js"
+import type { Recipe } from "../domain/Recipe.js"
+import type { Objective } from "./Objective.js"
 import * as Reward from "./Reward.js"
 
 /** The schedules a continuous market settles with: RecordBounty or TimeAtTopStreaming. */
@@ -20,6 +23,21 @@ export interface Terms {
   readonly schedule: ContinuousSchedule
   readonly poolWei: bigint | undefined
 }
+
+/** What a continuous market is, live or replayed: its gate, schedule, pool, objective and baseline. */
+export interface MarketRules {
+  readonly gate: Gate
+  readonly schedule: ContinuousSchedule
+  /** The pool in wei; absent: unlimited. */
+  readonly poolWei?: bigint | undefined
+  /** The ranking objective; absent: the value axis, higher is better. */
+  readonly objective?: Objective | undefined
+  /** The baseline every submission is measured against. */
+  readonly baseline: { readonly recipe: Recipe; readonly seed: bigint }
+}
+
+/** The money terms of a market's rules. */
+export const termsOf = (rules: MarketRules): Terms => ({ schedule: rules.schedule, poolWei: rules.poolWei })
 
 /** The standing of a market: the frontier, who holds it, and what has been spent. */
 export interface Standing {

@@ -20,7 +20,7 @@
 import { Chunk, Effect, Stream } from "effect"
 import * as Artifact from "../domain/Artifact.js"
 import type { ArtifactInvalid, ClusterError, ScoreError } from "../domain/Errors.js"
-import type { Gate, Measurement } from "../domain/Measurement.js"
+import type { Measurement } from "../domain/Measurement.js"
 import type { Recipe } from "../domain/Recipe.js"
 import * as LocalSim from "../cluster/LocalSim.js"
 import { TrainingCluster } from "../cluster/TrainingCluster.js"
@@ -36,16 +36,8 @@ export interface ReplaySubmission {
   readonly recipe: Recipe
 }
 
-/** What a replayed market is. */
-export interface ReplayConfig {
-  readonly gate: Gate
-  readonly schedule: Leaderboard.ContinuousSchedule
-  /** The pool in wei; absent: unlimited. */
-  readonly poolWei?: bigint | undefined
-  /** The ranking objective; absent: the value axis, higher is better. */
-  readonly objective?: Objective.Objective | undefined
-  readonly baseline: { readonly recipe: Recipe; readonly seed: bigint }
-}
+/** What a replayed market is: the same rules as a live one. */
+export type ReplayConfig = Leaderboard.MarketRules
 
 /** The result of one replayed submission. */
 export interface ReplayResult {
@@ -123,7 +115,7 @@ export const makeSettler = (
   baseline: Measurement,
   onRow?: (row: Leaderboard.LeaderboardRow) => void
 ): Settler => {
-  const terms: Leaderboard.Terms = { schedule: config.schedule, poolWei: config.poolWei }
+  const terms = Leaderboard.termsOf(config)
   const objective = config.objective ?? Objective.valueObjective
   const timeAtTop = config.schedule.kind === "time-at-top"
   const totals = new Map<string, bigint>()

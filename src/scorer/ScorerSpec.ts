@@ -59,7 +59,8 @@ const trainingData = (cluster: ClusterSpec): ReadonlyArray<CheckpointScorer.Chec
  */
 export const alongside = (scorer: ScorerSpec, cluster: ClusterSpec): ScorerSpec => {
   if (scorer.kind !== "checkpoint" || scorer.data !== undefined) return scorer
-  const sources = new Set(trainingData(cluster).map((data) => JSON.stringify(data ?? null)))
-  const [only] = trainingData(cluster)
+  const named = trainingData(cluster)
+  const [only] = named
+  const sources = new Set(named.map((data) => JSON.stringify(data ?? null)))
   return sources.size === 1 && only !== undefined ? { ...scorer, data: only } : scorer
 }
