@@ -323,7 +323,7 @@ const withProgress = <E, R>(
       done += Chunk.size(chunk)
       if (now - drawnAt >= 100 || done === total) {
         drawnAt = now
-        process.stderr.write(`\r\x1b[2Kreplayed ${done.toLocaleString("en-US")} / ${total.toLocaleString("en-US")}`)
+        Progress.draw(`replayed ${done.toLocaleString("en-US")} / ${total.toLocaleString("en-US")}`)
       }
       return chunk
     }))

@@ -14,20 +14,23 @@ const render = (event: ProgressEvent): string => {
   return parts.join("  ")
 }
 
+/** Redraw the one status line on stderr (callers draw only when stderr is a terminal). */
+export const draw = (text: string): void => {
+  process.stderr.write(`\r\x1b[2K${text}`)
+}
+
 /** A progress sink that draws on stderr when it is a terminal, and does nothing otherwise. */
 export const layer: Layer.Layer<TrainingProgress> = Layer.sync(TrainingProgress, () => {
   const terminal = process.stderr.isTTY === true
   return TrainingProgress.of({
     publish: (event) =>
       terminal && (event.step !== undefined || event.loss !== undefined)
-        ? Effect.sync(() => {
-          process.stderr.write(`\r\x1b[2K${render(event)}`)
-        })
+        ? Effect.sync(() => draw(render(event)))
         : Effect.void
   })
 })
 
 /** End the status line (so the next output starts on a fresh line). */
 export const finish: Effect.Effect<void> = Effect.sync(() => {
-  if (process.stderr.isTTY === true) process.stderr.write("\r\x1b[2K")
+  if (process.stderr.isTTY === true) draw("")
 })
