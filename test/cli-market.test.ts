@@ -279,6 +279,8 @@ describe("trainmarket market replay", () => {
       const knob = write("knob.jsonl", lines([...good, { researcher: "y", recipe: { ...baselineRecipe, islands: 0 } }]))
       const bad = await runCli(["market", "replay", write("head.json", head), "--submissions", knob, "--json"])
       assert.deepStrictEqual((jsonOf(bad) as { error: { _tag: string } }).error._tag, "RecipeInvalid")
+      // the message names the line and the knob
+      assert.include((jsonOf(bad) as { error: { message: string } }).error.message, `line ${good.length + 1}: recipe field "islands"`)
       // read twice, so stdin is refused rather than replayed as nothing
       const stdin = await runCli(["market", "replay", write("head.json", head), "--submissions", "-", "--json"], {
         input: lines(good)

@@ -59,6 +59,7 @@ const describe = (error: ParseResult.ParseError, source: string): BadInput | Rec
     // a bad knob names the knob; a recipe that is not an object at all names "recipe"
     const field = path[recipeAt + 1] ?? "recipe"
     return new RecipeInvalid({
+      source,
       field,
       rule: issue._tag === "Unexpected"
         ? "is not a recipe field (unknown field)"

@@ -8,10 +8,12 @@ import { Schema } from "effect"
 /** A recipe field broke its rule (SPEC §2). */
 export class RecipeInvalid extends Schema.TaggedError<RecipeInvalid>()("RecipeInvalid", {
   field: Schema.String,
-  rule: Schema.String
+  rule: Schema.String,
+  /** Where the recipe came from, when it was read from a file or flag (`runs.jsonl line 3`). */
+  source: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `recipe field "${this.field}" is invalid: ${this.rule}`
+    return `${this.source === undefined ? "" : `${this.source}: `}recipe field "${this.field}" is invalid: ${this.rule}`
   }
 }
 
