@@ -11,12 +11,12 @@ import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { Effect, Stream } from "effect"
-import * as LocalSim from "../dist/cluster/LocalSim.js"
+import * as LocalSim from "../dist/cluster/LocalSimCluster.js"
 import { clears, defaultGate, unpairedLift } from "../dist/domain/Measurement.js"
 import { toMicros } from "../dist/domain/Money.js"
 import * as Replay from "../dist/market/Replay.js"
 import { beat } from "../dist/market/Reward.js"
-import * as SimHeldOut from "../dist/scorer/SimHeldOut.js"
+import * as SimHeldOut from "../dist/scorer/HeldOutScorer.js"
 
 const args = process.argv.slice(2)
 const asJson = args.includes("--json")

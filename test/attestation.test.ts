@@ -4,9 +4,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import * as fc from "fast-check"
 import * as Attestation from "../src/attestation/Attestation.js"
-import type { AttestationReport, TeeType } from "../src/attestation/Report.js"
+import type { AttestationReport, TeeType } from "../src/attestation/AttestationReport.js"
 import { decode } from "../src/cli/Shared.js"
-import * as SimHeldOut from "../src/scorer/SimHeldOut.js"
+import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
 
 const ascii = (text: string): Array<number> => Array.from(text, (c) => c.charCodeAt(0))
 const bytes = (list: ReadonlyArray<number>): Uint8Array => Uint8Array.from(list)

@@ -1,15 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Either, Fiber, Layer, Option, TestClock } from "effect"
 import fc from "fast-check"
-import * as LocalSim from "../src/cluster/LocalSim.js"
+import * as LocalSim from "../src/cluster/LocalSimCluster.js"
 import { TrainingCluster } from "../src/cluster/TrainingCluster.js"
 import { defaultGate } from "../src/domain/Measurement.js"
 import { baseline as baselineRecipe, type Recipe } from "../src/domain/Recipe.js"
-import * as Continuous from "../src/market/Continuous.js"
+import * as Continuous from "../src/market/ContinuousMarket.js"
 import * as Leaderboard from "../src/market/Leaderboard.js"
 import * as Replay from "../src/market/Replay.js"
 import { Scorer } from "../src/scorer/Scorer.js"
-import * as SimHeldOut from "../src/scorer/SimHeldOut.js"
+import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
 import { close, vectors } from "./support/vectors.js"
 
 const continuous = vectors.continuous

@@ -12,7 +12,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as ClusterSpec from "../src/cluster/ClusterSpec.js"
-import * as CpuDiloco from "../src/cluster/CpuDiloco.js"
+import * as CpuDiloco from "../src/cluster/CpuDilocoCluster.js"
 import { type ProgressEvent, TrainingCluster, TrainingProgress } from "../src/cluster/TrainingCluster.js"
 import type { Recipe } from "../src/domain/Recipe.js"
 import { readCheckpoint } from "../src/trainer/Checkpoint.js"
@@ -82,9 +82,9 @@ describe("cpu-diloco spec and trainer location", () => {
 
   it("the default trainer is found from the library (dist/cluster/) and from the bundled CLI (dist/bin.js)", () => {
     const root = "/opt/pkg"
-    const fromLibrary = CpuDiloco.trainerCandidates(pathToFileURL(`${root}/dist/cluster/CpuDiloco.js`).href)
+    const fromLibrary = CpuDiloco.trainerCandidates(pathToFileURL(`${root}/dist/cluster/CpuDilocoCluster.js`).href)
     const fromBundle = CpuDiloco.trainerCandidates(pathToFileURL(`${root}/dist/bin.js`).href)
-    const fromSource = CpuDiloco.trainerCandidates(pathToFileURL(`${root}/src/cluster/CpuDiloco.ts`).href)
+    const fromSource = CpuDiloco.trainerCandidates(pathToFileURL(`${root}/src/cluster/CpuDilocoCluster.ts`).href)
     const expected = `${root}/dist/trainer/bin.js`
     assert.strictEqual(fromLibrary[0], expected)
     assert.include(fromBundle, expected)

@@ -1,12 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Layer, Option, Ref } from "effect"
-import * as LocalSim from "../src/cluster/LocalSim.js"
+import * as LocalSim from "../src/cluster/LocalSimCluster.js"
 import { TrainingCluster } from "../src/cluster/TrainingCluster.js"
 import { BackendFailed } from "../src/domain/Errors.js"
 import { runOneShot } from "../src/market/OneShot.js"
 import { referenceCompetition } from "../src/market/Reference.js"
 import { Scorer } from "../src/scorer/Scorer.js"
-import * as SimHeldOut from "../src/scorer/SimHeldOut.js"
+import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
 
 /** A cluster double that trains like the simulator but records calls and fails for one recipe. */
 const recordingCluster = (calls: Ref.Ref<number>, failIslands?: number) =>

@@ -1,10 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
-import * as LocalSim from "../src/cluster/LocalSim.js"
+import * as LocalSim from "../src/cluster/LocalSimCluster.js"
 import * as Panel from "../src/scorer/Panel.js"
 import { Scorer } from "../src/scorer/Scorer.js"
-import * as SimHeldOut from "../src/scorer/SimHeldOut.js"
+import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
 import { close, type VecMeasurement, vectors } from "./support/vectors.js"
 
 const assertMeasured = (actual: VecMeasurement, expected: VecMeasurement, what: string) => {

@@ -10,7 +10,7 @@ import { Effect, Either, Schema } from "effect"
 import * as fc from "fast-check"
 import * as Toml from "smol-toml"
 import * as ClusterSpec from "../src/cluster/ClusterSpec.js"
-import * as Prime from "../src/cluster/Prime.js"
+import * as Prime from "../src/cluster/PrimeCluster.js"
 import type { Recipe } from "../src/domain/Recipe.js"
 
 const path = Effect.runSync(Effect.provide(Path.Path, NodePath.layer))

@@ -1,14 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import fc from "fast-check"
-import * as LocalSim from "../src/cluster/LocalSim.js"
+import * as LocalSim from "../src/cluster/LocalSimCluster.js"
 import * as Artifact from "../src/domain/Artifact.js"
 import { jitter } from "../src/domain/Jitter.js"
 import { clears, defaultGate, unpairedLift } from "../src/domain/Measurement.js"
 import { MICROS_MAX, MICROS_MIN, toMicros, WEI_MAX } from "../src/domain/Money.js"
 import { decodeRecipe } from "../src/domain/Recipe.js"
 import * as Reward from "../src/market/Reward.js"
-import * as SimHeldOut from "../src/scorer/SimHeldOut.js"
+import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
 import { jitterRef, measureRef, trainLossRef } from "./support/referenceModel.js"
 
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })

@@ -12,7 +12,7 @@ import * as fc from "fast-check"
 import { createHash } from "node:crypto"
 import * as Toml from "smol-toml"
 import * as ClusterSpec from "../src/cluster/ClusterSpec.js"
-import * as Psyche from "../src/cluster/Psyche.js"
+import * as Psyche from "../src/cluster/PsycheCluster.js"
 import type { Recipe } from "../src/domain/Recipe.js"
 
 const path = Effect.runSync(Effect.provide(Path.Path, NodePath.layer))

@@ -1,12 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import * as LocalSim from "../src/cluster/LocalSim.js"
+import * as LocalSim from "../src/cluster/LocalSimCluster.js"
 import { TrainingCluster } from "../src/cluster/TrainingCluster.js"
 import { jitter } from "../src/domain/Jitter.js"
 import { runOneShot } from "../src/market/OneShot.js"
 import { referenceCompetition } from "../src/market/Reference.js"
 import { Scorer } from "../src/scorer/Scorer.js"
-import * as SimHeldOut from "../src/scorer/SimHeldOut.js"
+import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
 import { close, type VecMeasurement, vectors } from "./support/vectors.js"
 
 const assertMeasurement = (actual: VecMeasurement, expected: VecMeasurement, what: string) => {

@@ -16,7 +16,7 @@ import { keccak_256 } from "@noble/hashes/sha3.js"
 import { bytesToHex } from "@noble/hashes/utils.js"
 import { Context, Effect, Either, Encoding, Layer, ParseResult, Schema } from "effect"
 import { Scorer } from "../scorer/Scorer.js"
-import { type AttestationReport, teeByte, TeeType, textReport } from "./Report.js"
+import { type AttestationReport, teeByte, TeeType, textReport } from "./AttestationReport.js"
 
 /** The ASCII domain tag that opens every report hash, so a report hash is never confused with another commitment. */
 export const DOMAIN_TAG = "autoresearch.attestation.v1"

@@ -7,7 +7,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import * as Attestation from "../attestation/Attestation.js"
-import { TeeType } from "../attestation/Report.js"
+import { TeeType } from "../attestation/AttestationReport.js"
 import { json, printJson, readJsonFile, reporting } from "./Shared.js"
 
 const report = Args.text({ name: "report.json" }).pipe(

@@ -4,10 +4,10 @@
  */
 import { Command } from "@effect/cli"
 import { Console, Effect, Layer } from "effect"
-import * as LocalSim from "../cluster/LocalSim.js"
+import * as LocalSim from "../cluster/LocalSimCluster.js"
 import { runOneShot } from "../market/OneShot.js"
 import { referenceCompetition } from "../market/Reference.js"
-import * as SimHeldOut from "../scorer/SimHeldOut.js"
+import * as SimHeldOut from "../scorer/HeldOutScorer.js"
 import { outcomeJson } from "./Compete.js"
 import { leaderboard } from "./Render.js"
 import { json, printJson, reporting } from "./Shared.js"

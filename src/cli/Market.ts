@@ -21,7 +21,7 @@ import * as Objective from "../market/Objective.js"
 import * as Replay from "../market/Replay.js"
 import type { Payout } from "../market/Reward.js"
 import * as ScorerSpec from "../scorer/ScorerSpec.js"
-import { DEFAULT_SHARDS } from "../scorer/SimHeldOut.js"
+import { DEFAULT_SHARDS } from "../scorer/HeldOutScorer.js"
 import { layersOf } from "./Compete.js"
 import * as Progress from "./Progress.js"
 import {

@@ -9,7 +9,7 @@ import { ArtifactInvalid, BadInput } from "../domain/Errors.js"
 import type { Measurement, Split } from "../domain/Measurement.js"
 import { Scorer } from "../scorer/Scorer.js"
 import * as ScorerSpec from "../scorer/ScorerSpec.js"
-import { DEFAULT_SHARDS } from "../scorer/SimHeldOut.js"
+import { DEFAULT_SHARDS } from "../scorer/HeldOutScorer.js"
 import { decode, json, readJsonArgument, reporting, stringify, transformJsonLines } from "./Shared.js"
 
 const artifact = Options.text("artifact").pipe(

@@ -6,12 +6,12 @@
 import type { CommandExecutor, FileSystem, Path } from "@effect/platform"
 import { Layer, Schema } from "effect"
 import { ClusterInvalid } from "../domain/Errors.js"
-import * as CpuDiloco from "./CpuDiloco.js"
-import * as Hierarchical from "./Hierarchical.js"
-import * as LocalSim from "./LocalSim.js"
-import * as Prime from "./Prime.js"
-import * as Psyche from "./Psyche.js"
-import * as Sealed from "./Sealed.js"
+import * as CpuDiloco from "./CpuDilocoCluster.js"
+import * as Hierarchical from "./HierarchicalCluster.js"
+import * as LocalSim from "./LocalSimCluster.js"
+import * as Prime from "./PrimeCluster.js"
+import * as Psyche from "./PsycheCluster.js"
+import * as Sealed from "./SealedCluster.js"
 import type { TrainingCluster } from "./TrainingCluster.js"
 
 /** The built-in deterministic simulator. */

@@ -4,7 +4,7 @@
  * subprocesses, hierarchies and sealed wrappers built from other cluster layers).
  */
 import { Context, Effect, Option } from "effect"
-import type { AttestationReport } from "../attestation/Report.js"
+import type { AttestationReport } from "../attestation/AttestationReport.js"
 import type { TrainedArtifact } from "../domain/Artifact.js"
 import type { ClusterError } from "../domain/Errors.js"
 import type { Recipe } from "../domain/Recipe.js"

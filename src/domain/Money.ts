@@ -13,6 +13,11 @@ export const MICROS_MAX: bigint = (1n << 63n) - 1n
 export const MICROS_MIN: bigint = -(1n << 63n)
 /** Largest u64 (seeds). */
 export const U64_MAX: bigint = (1n << 64n) - 1n
+/** Largest u32 (recipe counts: islands, inner steps). */
+export const U32_MAX = 4294967295
+
+/** Wrap an integer to u64 (mod 2^64), as seeds are. */
+export const wrapU64 = (x: bigint): bigint => x & U64_MAX
 
 /** Clamp to the wei range [0, 2^128-1]. */
 export const clampWei = (x: bigint): bigint => (x < 0n ? 0n : x > WEI_MAX ? WEI_MAX : x)

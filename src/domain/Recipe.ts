@@ -4,17 +4,11 @@
  * a bad knob is always a `RecipeInvalid` naming the field and the rule it broke.
  */
 import { Effect, ParseResult, Schema } from "effect"
+import { intIn, positiveFinite } from "./Checks.js"
 import { RecipeInvalid } from "./Errors.js"
+import { U32_MAX } from "./Money.js"
 
-const U32_MAX = 4294967295
-
-const u32 = (field: string) =>
-  Schema.Number.pipe(
-    Schema.filter((x) => (Number.isInteger(x) && x >= 1 && x <= U32_MAX) || `${field} must be an integer in 1..${U32_MAX}`)
-  )
-
-const positiveFinite = (field: string) =>
-  Schema.Number.pipe(Schema.filter((x) => (Number.isFinite(x) && x > 0) || `${field} must be finite and > 0`))
+const u32 = (field: string) => intIn(1, U32_MAX, field)
 
 /** A distributed-training recipe: DiLoCo islands and sync interval, learning rates, compression. */
 export const Recipe = Schema.Struct({

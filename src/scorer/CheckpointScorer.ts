@@ -12,9 +12,10 @@
 import { Path } from "@effect/platform"
 import { Effect, Either, Layer, Schema } from "effect"
 import type { TrainedArtifact } from "../domain/Artifact.js"
+import { intIn } from "../domain/Checks.js"
 import { CheckpointMalformed, ScorerInvalid, ScorerRefused } from "../domain/Errors.js"
 import { type Measurement, type Split, Z_95 } from "../domain/Measurement.js"
-import { DataOption } from "../cluster/CpuDiloco.js"
+import { DataOption } from "../cluster/CpuDilocoCluster.js"
 import { readCheckpoint } from "../trainer/Checkpoint.js"
 import {
   type DataSpec,
@@ -39,10 +40,6 @@ export const MAX_SHARDS = 4096
 /** Most targets per shard. */
 export const MAX_TOKENS_PER_SHARD = 1_000_000
 
-const intIn = (min: number, max: number) =>
-  Schema.Number.pipe(
-    Schema.filter((x) => (Number.isInteger(x) && x >= min && x <= max) || `must be an integer in ${min}..${max}`)
-  )
 
 /**
  * The scorer spec `{"kind":"checkpoint","shards":16,"tokensPerShard":1024,"data":{…}}`:

@@ -11,7 +11,7 @@ import type { TrainedArtifact } from "../domain/Artifact.js"
 import { PanelInvalid, type ScoreError } from "../domain/Errors.js"
 import type { Measurement } from "../domain/Measurement.js"
 import type { Scorer } from "./Scorer.js"
-import * as SimHeldOut from "./SimHeldOut.js"
+import * as SimHeldOut from "./HeldOutScorer.js"
 
 /** How the referees' values are combined into the value the market trusts. */
 export type Consensus = "mean" | "median"

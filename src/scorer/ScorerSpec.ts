@@ -8,7 +8,7 @@ import type { ClusterSpec } from "../cluster/ClusterSpec.js"
 import type { ScorerInvalid } from "../domain/Errors.js"
 import * as CheckpointScorer from "./CheckpointScorer.js"
 import type { Scorer } from "./Scorer.js"
-import * as SimHeldOut from "./SimHeldOut.js"
+import * as SimHeldOut from "./HeldOutScorer.js"
 
 /** The simulated held-out scorer (SPEC §4); `shards` overrides the file's `evalShards`. */
 export const SimHeldOutSpec = Schema.Struct({

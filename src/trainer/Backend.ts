@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import "@tensorflow/tfjs-backend-cpu"
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm"
 import * as Effect from "effect/Effect"
-import { BackendUnavailable } from "./Errors.js"
+import { TensorBackendUnavailable } from "./Errors.js"
 
 /** A backend the trainer can run on. */
 export type BackendName = "wasm" | "cpu"
@@ -32,9 +32,9 @@ const trySet = (name: BackendName): Effect.Effect<boolean> =>
 /**
  * Make `preferred` the active backend (falling back from wasm to cpu), with tfjs in
  * production mode (no per-op NaN checks, no console banners). Succeeds with the
- * backend that is active; `BackendUnavailable` when none can start.
+ * backend that is active; `TensorBackendUnavailable` when none can start.
  */
-export const initBackend = (preferred: BackendName): Effect.Effect<BackendName, BackendUnavailable> =>
+export const initBackend = (preferred: BackendName): Effect.Effect<BackendName, TensorBackendUnavailable> =>
   Effect.gen(function*() {
     tf.enableProdMode()
     if (preferred === "wasm") {
@@ -42,5 +42,5 @@ export const initBackend = (preferred: BackendName): Effect.Effect<BackendName, 
       if (yield* trySet("wasm")) return "wasm"
     }
     if (yield* trySet("cpu")) return "cpu"
-    return yield* new BackendUnavailable({ message: "no tensor backend could start (wasm and cpu both failed)" })
+    return yield* new TensorBackendUnavailable({ message: "no tensor backend could start (wasm and cpu both failed)" })
   })

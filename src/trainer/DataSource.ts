@@ -14,10 +14,11 @@ import * as fs from "node:fs"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { intIn } from "../domain/Checks.js"
+import { U64_MAX } from "../domain/Money.js"
 import { DataInvalid } from "./Errors.js"
 import { deriveSeed, makeRng, type Rng } from "./Prng.js"
 
-const U64_MAX = (1n << 64n) - 1n
 
 /** An unsigned 64-bit integer written as a decimal string in JSON (it exceeds 2^53). */
 export const U64 = Schema.transformOrFail(Schema.String, Schema.BigIntFromSelf, {
@@ -32,10 +33,6 @@ export const U64 = Schema.transformOrFail(Schema.String, Schema.BigIntFromSelf, 
       : ParseResult.fail(new ParseResult.Type(ast, value, "must be an unsigned 64-bit integer"))
 }).annotations({ identifier: "U64" })
 
-const intIn = (name: string, min: number, max: number) =>
-  Schema.Number.pipe(
-    Schema.filter((x) => (Number.isInteger(x) && x >= min && x <= max) || `${name} must be an integer in ${min}..${max}`)
-  )
 
 /** Largest transition table (alphabet^(order+1) entries) a Markov source may have. */
 export const MAX_MARKOV_TABLE = 65536
@@ -43,8 +40,8 @@ export const MAX_MARKOV_TABLE = 65536
 /** The synthetic source: an order-k Markov chain over `alphabet` symbols with seeded transition rows. */
 export const MarkovSpec = Schema.Struct({
   kind: Schema.Literal("markov"),
-  order: Schema.optionalWith(intIn("order", 1, 8), { default: () => 2 }),
-  alphabet: Schema.optionalWith(intIn("alphabet", 2, 256), { default: () => 8 }),
+  order: Schema.optionalWith(intIn(1, 8, "order"), { default: () => 2 }),
+  alphabet: Schema.optionalWith(intIn(2, 256, "alphabet"), { default: () => 8 }),
   seed: Schema.optionalWith(U64, { default: () => 0n })
 }).pipe(
   Schema.filter(

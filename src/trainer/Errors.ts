@@ -22,7 +22,7 @@ export class TrainingDiverged extends Data.TaggedError("TrainingDiverged")<{ rea
 export class CheckpointUnwritable extends Data.TaggedError("CheckpointUnwritable")<{ readonly message: string }> {}
 
 /** Neither tensor backend could start (exit code 1). */
-export class BackendUnavailable extends Data.TaggedError("BackendUnavailable")<{ readonly message: string }> {}
+export class TensorBackendUnavailable extends Data.TaggedError("TensorBackendUnavailable")<{ readonly message: string }> {}
 
 /**
  * Tensors that do not fit together (mismatched tensor lists, a shape that does not

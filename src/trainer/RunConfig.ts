@@ -7,32 +7,16 @@
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import { DataSpec, defaultDataSpec, formatParseError, MAX_CONTEXT, U64 } from "./DataSource.js"
+import { intIn } from "../domain/Checks.js"
+import { Recipe } from "../domain/Recipe.js"
 import { ConfigInvalid } from "./Errors.js"
-
-const U32_MAX = 4294967295
 
 /** Most islands one trainer process simulates (each holds weights, moments and a residual in memory). */
 export const MAX_ISLANDS = 256
 
-const intIn = (name: string, min: number, max: number) =>
-  Schema.Number.pipe(
-    Schema.filter((x) => (Number.isInteger(x) && x >= min && x <= max) || `${name} must be an integer in ${min}..${max}`)
-  )
-
-const positiveFinite = (name: string) =>
-  Schema.Number.pipe(Schema.filter((x) => (Number.isFinite(x) && x > 0) || `${name} must be finite and > 0`))
-
-/** A DiLoCo recipe, as in SPEC §2. */
-export const TrainerRecipe = Schema.Struct({
-  islands: intIn("islands", 1, U32_MAX),
-  innerSteps: intIn("innerSteps", 1, U32_MAX),
-  innerLr: positiveFinite("innerLr"),
-  outerLr: positiveFinite("outerLr"),
-  keepFraction: Schema.Number.pipe(
-    Schema.filter((x) => (Number.isFinite(x) && x > 0 && x <= 1) || "keepFraction must be in (0, 1]")
-  )
-})
-export type TrainerRecipe = typeof TrainerRecipe.Type
+/** A DiLoCo recipe, as in SPEC §2: the domain's own schema. */
+export const TrainerRecipe = Recipe
+export type TrainerRecipe = Recipe
 
 /** Defaults of every optional run-config field. */
 export const runDefaults = {
@@ -56,15 +40,15 @@ export const RunConfig = Schema.Struct({
   /** Directory for `model.safetensors` and `model.json` (created if missing). */
   outDir: Schema.String.pipe(Schema.minLength(1, { message: () => "outDir must be a non-empty path" })),
   /** Inner steps per island; rounds = ceil(budget / innerSteps), the last one possibly shorter. */
-  budget: Schema.optionalWith(intIn("budget", 1, 1_000_000), { default: () => runDefaults.budget }),
+  budget: Schema.optionalWith(intIn(1, 1_000_000, "budget"), { default: () => runDefaults.budget }),
   /** Targets per inner step per island. */
-  batchSize: Schema.optionalWith(intIn("batchSize", 1, 4096), { default: () => runDefaults.batchSize }),
+  batchSize: Schema.optionalWith(intIn(1, 4096, "batchSize"), { default: () => runDefaults.batchSize }),
   /** Context window in symbols. */
-  context: Schema.optionalWith(intIn("context", 1, MAX_CONTEXT), { default: () => runDefaults.context }),
+  context: Schema.optionalWith(intIn(1, MAX_CONTEXT, "context"), { default: () => runDefaults.context }),
   /** Hidden ReLU units. */
-  hidden: Schema.optionalWith(intIn("hidden", 1, 4096), { default: () => runDefaults.hidden }),
+  hidden: Schema.optionalWith(intIn(1, 4096, "hidden"), { default: () => runDefaults.hidden }),
   /** Embedding width per symbol. */
-  embed: Schema.optionalWith(intIn("embed", 1, 1024), { default: () => runDefaults.embed }),
+  embed: Schema.optionalWith(intIn(1, 1024, "embed"), { default: () => runDefaults.embed }),
   /** Training data (default: the seeded order-2 Markov chain over 8 symbols, data seed 0). */
   data: Schema.optionalWith(DataSpec, { default: () => defaultDataSpec }),
   /** Outer Nesterov momentum; 0 turns momentum off (plain outer SGD). */
@@ -78,7 +62,7 @@ export const RunConfig = Schema.Struct({
     { default: () => runDefaults.weightDecay }
   ),
   /** Dev-split targets scored on the final weights (0: skip). */
-  devTokens: Schema.optionalWith(intIn("devTokens", 0, 1_000_000), { default: () => runDefaults.devTokens }),
+  devTokens: Schema.optionalWith(intIn(0, 1_000_000, "devTokens"), { default: () => runDefaults.devTokens }),
   /** Preferred tensor backend; wasm falls back to cpu if it cannot start. */
   backend: Schema.optionalWith(Schema.Literal("wasm", "cpu"), { default: () => runDefaults.backend })
 }).pipe(

@@ -30,7 +30,7 @@ import {
   nesterovStep
 } from "./Diloco.js"
 import {
-  type BackendUnavailable,
+  type TensorBackendUnavailable,
   type CheckpointUnwritable,
   type DataInvalid,
   type TensorMismatch,
@@ -203,7 +203,7 @@ const trainingMetadata = (config: RunConfig, backend: BackendName): Record<strin
  * Why a run fails: no tensor backend, unusable data (the executable's exit code 2),
  * a diverged recipe, a checkpoint that cannot be written, or a bug (`TensorMismatch`).
  */
-export type TrainError = BackendUnavailable | DataInvalid | TrainingDiverged | CheckpointUnwritable | TensorMismatch
+export type TrainError = TensorBackendUnavailable | DataInvalid | TrainingDiverged | CheckpointUnwritable | TensorMismatch
 
 /** What the training rounds leave for the final event. */
 interface RoundsOutcome {

@@ -7,10 +7,12 @@ import type { CommandExecutor } from "@effect/platform"
 import { FileSystem, Path } from "@effect/platform"
 import { Effect, Either, Option, Schema } from "effect"
 import { delimiter } from "node:path"
-import { type AttestationReport, textReport, TeeType } from "../../attestation/Report.js"
+import { type AttestationReport, textReport, TeeType } from "../../attestation/AttestationReport.js"
 import { BackendUnavailable, CheckpointMalformed, ClusterInvalid, RecipeUnsupported } from "../../domain/Errors.js"
 import type { TrainedArtifact } from "../../domain/Artifact.js"
 import type { ClusterError } from "../../domain/Errors.js"
+import { intIn, NonEmpty, positiveFinite } from "../../domain/Checks.js"
+import { U64_MAX } from "../../domain/Money.js"
 import { decodeRecipe, type Recipe } from "../../domain/Recipe.js"
 import { type Isolation, TrainingCluster } from "../TrainingCluster.js"
 import * as Subprocess from "./Subprocess.js"
@@ -21,21 +23,13 @@ export const RecipeField = Schema.Literal("islands", "innerSteps", "innerLr", "o
 export type RecipeField = typeof RecipeField.Type
 
 /** An integer in `min..max`. */
-export const IntIn = (min: number, max: number) =>
-  Schema.Number.pipe(
-    Schema.filter((x) => (Number.isInteger(x) && x >= min && x <= max) || `must be an integer in ${min}..${max}`)
-  )
+export const IntIn = (min: number, max: number) => intIn(min, max)
 
 /** A finite number above 0. */
-export const PositiveFinite = Schema.Number.pipe(
-  Schema.filter((x) => (Number.isFinite(x) && x > 0) || "must be a finite number above 0")
-)
+export const PositiveFinite = positiveFinite()
 
-/** A string that is not empty. */
-export const NonEmpty = Schema.String.pipe(Schema.filter((s) => s.length > 0 || "must not be empty"))
-
-/** Largest u32. */
-export const U32_MAX = 4294967295
+export { NonEmpty }
+export { U32_MAX } from "../../domain/Money.js"
 
 /** The options every real backend accepts (SPEC §14). */
 export const commonOptionFields = {
@@ -117,7 +111,7 @@ export const backendCluster = (
       ...sealing(clusterId, tee),
       train: (recipe, seed) =>
         decodeRecipe(recipe).pipe(
-          Effect.flatMap((valid) => train(valid, seed & 0xffffffffffffffffn)),
+          Effect.flatMap((valid) => train(valid, seed & U64_MAX)),
           Effect.provide(context)
         )
     }))

@@ -20,7 +20,7 @@
  *   end of stderr, and `withDeadline` turns a run past its deadline (on the Effect
  *   `Clock`) into `TrainingTimeout` after its processes are gone.
  *
- * Typical use (see `Prime.ts`, `Psyche.ts`):
+ * Typical use (see `PrimeCluster.ts`, `PsycheCluster.ts`):
  *
  *     const run = Effect.gen(function*() {
  *       const islands = yield* Effect.forEach(specs, (spec) => Subprocess.start(spec, { backend: "prime", onLine }))

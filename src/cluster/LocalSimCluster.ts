@@ -5,6 +5,7 @@
 import { Effect, Layer, Option } from "effect"
 import type { TrainedArtifact } from "../domain/Artifact.js"
 import { jitterHalves } from "../domain/Jitter.js"
+import { wrapU64 } from "../domain/Money.js"
 import { decodeRecipe, type Recipe } from "../domain/Recipe.js"
 import { TrainingCluster } from "./TrainingCluster.js"
 
@@ -71,7 +72,7 @@ export const make: Effect.Effect<TrainingCluster["Type"]> = Effect.succeed(
     isolation: "shared",
     attestation: Option.none(),
     train: (recipe, seed) =>
-      Effect.map(decodeRecipe(recipe), (valid) => trainUnchecked(valid, seed & 0xffffffffffffffffn))
+      Effect.map(decodeRecipe(recipe), (valid) => trainUnchecked(valid, wrapU64(seed)))
   })
 )
 

@@ -38,6 +38,7 @@ import {
   CheckpointMalformed,
   RecipeUnsupported
 } from "../domain/Errors.js"
+import { wrapU64 } from "../domain/Money.js"
 import type { Recipe } from "../domain/Recipe.js"
 import {
   cannotExpress,
@@ -252,7 +253,7 @@ export const warmupSteps = (totalSteps: number): number => Math.min(1000, Math.f
 
 const u64le = (value: bigint): Uint8Array => {
   const bytes = new Uint8Array(8)
-  new DataView(bytes.buffer).setBigUint64(0, value & 0xffffffffffffffffn, true)
+  new DataView(bytes.buffer).setBigUint64(0, wrapU64(value), true)
   return bytes
 }
 

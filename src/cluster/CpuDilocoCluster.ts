@@ -115,8 +115,8 @@ export interface CpuDilocoSettings extends CommonSettings {
 
 /**
  * Where the package's own trainer lives, relative to this module: `dist/trainer/bin.js`
- * seen from `dist/cluster/CpuDiloco.js` (the library), from `dist/bin.js` (the bundled
- * CLI), and from `src/cluster/CpuDiloco.ts` (the source tree, e.g. under a test runner).
+ * seen from `dist/cluster/CpuDilocoCluster.js` (the library), from `dist/bin.js` (the bundled
+ * CLI), and from `src/cluster/CpuDilocoCluster.ts` (the source tree, e.g. under a test runner).
  */
 export const trainerCandidates = (moduleUrl: string = import.meta.url): ReadonlyArray<string> =>
   ["../trainer/bin.js", "./trainer/bin.js", "../../dist/trainer/bin.js"].map((relative) =>

@@ -15,7 +15,7 @@
  */
 import { Context, Effect, Layer, Option } from "effect"
 import { hash, STAND_IN_MEASUREMENT } from "../attestation/Attestation.js"
-import { textReport } from "../attestation/Report.js"
+import { textReport } from "../attestation/AttestationReport.js"
 import type { TrainedArtifact } from "../domain/Artifact.js"
 import { ClusterInvalid, type ClusterError, InnerClusterFailed } from "../domain/Errors.js"
 import { U64_MAX } from "../domain/Money.js"

@@ -11,7 +11,7 @@
  */
 import { Effect, Layer, Option } from "effect"
 import { STAND_IN_MEASUREMENT } from "../attestation/Attestation.js"
-import { type AttestationReport, textReport } from "../attestation/Report.js"
+import { type AttestationReport, textReport } from "../attestation/AttestationReport.js"
 import { TrainingCluster } from "./TrainingCluster.js"
 
 /** The stand-in attestation report of a sealed wrapper around the cluster `innerId`. */

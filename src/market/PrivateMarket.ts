@@ -18,7 +18,7 @@
 import { Effect, Schema } from "effect"
 import { Attestation, notVerified, type Verdict, type Verification } from "../attestation/Attestation.js"
 import * as Privacy from "../attestation/Privacy.js"
-import { TeeType } from "../attestation/Report.js"
+import { TeeType } from "../attestation/AttestationReport.js"
 import { TrainingCluster } from "../cluster/TrainingCluster.js"
 import {
   AttestationInvalid,

@@ -9,7 +9,7 @@ import { isReal, type TrainedArtifact } from "../domain/Artifact.js"
 import { ScorerInvalid, ScorerRefused } from "../domain/Errors.js"
 import { halves, jitterHalves, mul64 } from "../domain/Jitter.js"
 import { type Measurement, type Split, Z_95 } from "../domain/Measurement.js"
-import { generalisationGap } from "../cluster/LocalSim.js"
+import { generalisationGap } from "../cluster/LocalSimCluster.js"
 import { Scorer } from "./Scorer.js"
 
 const EVAL_NOISE = 0.01
