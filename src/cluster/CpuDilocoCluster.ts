@@ -26,7 +26,9 @@ import {
 } from "../domain/Errors.js"
 import type { Recipe } from "../domain/Recipe.js"
 import { type Checkpoint, decodeCheckpoint } from "../trainer/Checkpoint.js"
-import { DataSpec, decodeDataSpec, MAX_CONTEXT, openDataSource } from "../trainer/DataSource.js"
+import { DataOption, DataSpec, decodeDataSpec, MAX_CONTEXT, openDataSource } from "../trainer/DataSource.js"
+
+export { DataOption }
 import { encodeRunConfig, MAX_ISLANDS, runDefaults } from "../trainer/RunConfig.js"
 import {
   commonOptionFields,
@@ -49,15 +51,6 @@ export const BACKEND = "cpu-diloco"
 
 /** The cluster id recorded in artifacts. */
 export const clusterId = "cpu-diloco"
-
-/**
- * A training data spec in its JSON form (`{"kind":"markov","order":2,"alphabet":8,"seed":"0"}`
- * or `{"kind":"text","path":"corpus.txt"}`), checked in full by the trainer's own decoder.
- */
-export const DataOption = Schema.encodedBoundSchema(DataSpec).pipe(
-  Schema.filter((input) => Either.match(decodeDataSpec(input), { onLeft: (error) => error.message, onRight: () => true }))
-)
-export type DataOption = typeof DataOption.Type
 
 /** The options of `{"kind":"cpu-diloco",…}`; every field is optional (defaults train one recipe in seconds). */
 export const CpuDilocoOptions = Schema.Struct({

@@ -15,9 +15,9 @@ import type { TrainedArtifact } from "../domain/Artifact.js"
 import { intIn } from "../domain/Checks.js"
 import { CheckpointMalformed, ScorerInvalid, ScorerRefused } from "../domain/Errors.js"
 import { type Measurement, type Split, Z_95 } from "../domain/Measurement.js"
-import { DataOption } from "../cluster/CpuDilocoCluster.js"
 import { readCheckpoint } from "../trainer/Checkpoint.js"
 import {
+  DataOption,
   type DataSpec,
   decodeDataSpec,
   encodeDataSpec,

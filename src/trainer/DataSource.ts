@@ -444,3 +444,12 @@ export const heldOutShards = (
   }
   return Either.flatMap(openDataSource(spec), (source) => source.heldOutShards(shardCount, tokensPerShard, history))
 }
+
+/**
+ * A training data spec in its JSON form (`{"kind":"markov","order":2,"alphabet":8,"seed":"0"}`
+ * or `{"kind":"text","path":"corpus.txt"}`), checked in full by the trainer's own decoder.
+ */
+export const DataOption = Schema.encodedBoundSchema(DataSpec).pipe(
+  Schema.filter((input) => Either.match(decodeDataSpec(input), { onLeft: (error) => error.message, onRight: () => true }))
+)
+export type DataOption = typeof DataOption.Type
