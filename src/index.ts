@@ -35,6 +35,12 @@ export * as PrivateMarket from "./market/PrivateMarket.js"
 export * as Replay from "./market/Replay.js"
 export * as Reward from "./market/Reward.js"
 
+export * as CompetitionFile from "./files/CompetitionFile.js"
+export * as Json from "./files/Json.js"
+export * as MarketFile from "./files/MarketFile.js"
+
+export * as Layers from "./Layers.js"
+
 export * as Attestation from "./attestation/Attestation.js"
 export * as AttestationReport from "./attestation/AttestationReport.js"
 export * as Privacy from "./attestation/Privacy.js"

@@ -5,7 +5,7 @@ import { Effect, Either } from "effect"
 import * as fc from "fast-check"
 import * as Attestation from "../src/attestation/Attestation.js"
 import type { AttestationReport, TeeType } from "../src/attestation/AttestationReport.js"
-import { decode } from "../src/cli/Shared.js"
+import { decode } from "../src/files/Json.js"
 import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
 
 const ascii = (text: string): Array<number> => Array.from(text, (c) => c.charCodeAt(0))

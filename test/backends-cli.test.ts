@@ -10,7 +10,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { freePort, installStandIn, pidsIn, primeCheckout, removeTempDirs, running, tempDir, waitForPid } from "./fixtures/standins.js"
-import { binary, jsonOf, repoRoot, runCli } from "./support/cli.js"
+import { binary, jsonOf, repoRoot, runInProcess } from "./support/cli.js"
 import { afterAll } from "vitest"
 
 afterAll(removeTempDirs)
@@ -80,7 +80,7 @@ const assertAllGone = (pids: string) => {
 describe("trainmarket train on real backends (stand-ins)", () => {
   it("prime: the loss and checkpoint the islands report, ignored knobs listed", async () => {
     const { spec } = primeSetup({ "0": { finalLoss: 2.5 }, "1": { finalLoss: 2 } })
-    const result = await runCli(["train", "--recipe", recipe, "--seed", "12", "--cluster", JSON.stringify(spec), "--json"])
+    const result = await runInProcess(["train", "--recipe", recipe, "--seed", "12", "--cluster", JSON.stringify(spec), "--json"])
     assert.strictEqual(result.code, 0, result.stderr)
     const artifact: ArtifactJson = JSON.parse(result.stdout)
     assert.strictEqual(artifact.trainLoss, 2.25)
@@ -95,7 +95,7 @@ describe("trainmarket train on real backends (stand-ins)", () => {
 
   it("psyche: the loss and checkpoint the clients report; the server that never exits is stopped", async () => {
     const { spec, pids } = await psycheSetup({ "*": { finalLoss: 3.25 } })
-    const result = await runCli(["train", "--recipe", recipe, "--seed", "7", "--cluster", JSON.stringify(spec), "--json"])
+    const result = await runInProcess(["train", "--recipe", recipe, "--seed", "7", "--cluster", JSON.stringify(spec), "--json"])
     assert.strictEqual(result.code, 0, result.stderr)
     const artifact: ArtifactJson = JSON.parse(result.stdout)
     assert.strictEqual(artifact.trainLoss, 3.25)
@@ -107,7 +107,7 @@ describe("trainmarket train on real backends (stand-ins)", () => {
   })
 
   it("a spec with an unknown option is a BadInput naming it", async () => {
-    const result = await runCli(["train", "--recipe", recipe, "--seed", "1", "--cluster", '{"kind":"psyche","ports":1}', "--json"])
+    const result = await runInProcess(["train", "--recipe", recipe, "--seed", "1", "--cluster", '{"kind":"psyche","ports":1}', "--json"])
     assert.notStrictEqual(result.code, 0)
     const doc: ErrorJson = JSON.parse(result.stdout)
     assert.strictEqual(doc.error._tag, "BadInput")
@@ -116,7 +116,7 @@ describe("trainmarket train on real backends (stand-ins)", () => {
 
   it("failures are typed JSON errors and leave no process behind", async () => {
     const failing = primeSetup({ "*": { mode: "hang" }, "1": { mode: "fail", exitCode: 4, failWhenPeersUp: true } })
-    const failed = await runCli(["train", "--recipe", recipe, "--seed", "1", "--cluster", JSON.stringify(failing.spec), "--json"])
+    const failed = await runInProcess(["train", "--recipe", recipe, "--seed", "1", "--cluster", JSON.stringify(failing.spec), "--json"])
     assert.notStrictEqual(failed.code, 0)
     const failure: ErrorJson = JSON.parse(failed.stdout)
     assert.strictEqual(failure.error._tag, "BackendFailed")
@@ -124,7 +124,7 @@ describe("trainmarket train on real backends (stand-ins)", () => {
     assertAllGone(failing.pids)
 
     const hung = await psycheSetup({ "*": { mode: "hang" } })
-    const timedOut = await runCli([
+    const timedOut = await runInProcess([
       "train", "--recipe", recipe, "--seed", "1", "--cluster", JSON.stringify({ ...hung.spec, deadlineSeconds: 5 }), "--json"
     ])
     assert.notStrictEqual(timedOut.code, 0)
@@ -133,7 +133,7 @@ describe("trainmarket train on real backends (stand-ins)", () => {
     })
     assertAllGone(hung.pids)
 
-    const missing = await runCli([
+    const missing = await runInProcess([
       "train", "--recipe", recipe, "--seed", "1", "--cluster",
       JSON.stringify({
         kind: "psyche",
@@ -148,7 +148,7 @@ describe("trainmarket train on real backends (stand-ins)", () => {
     })
 
     const garbage = primeSetup({ "*": { mode: "garbage" } })
-    const malformed = await runCli(["train", "--recipe", recipe, "--seed", "1", "--cluster", JSON.stringify(garbage.spec), "--json"])
+    const malformed = await runInProcess(["train", "--recipe", recipe, "--seed", "1", "--cluster", JSON.stringify(garbage.spec), "--json"])
     const bad: ErrorJson = JSON.parse(malformed.stdout)
     assert.strictEqual(bad.error._tag, "CheckpointMalformed")
   })
@@ -179,7 +179,7 @@ describe("trainmarket backends check", () => {
     const { spec } = primeSetup({})
     const psyche = await psycheSetup({})
     const hierarchy = { kind: "hierarchical", crossSyncInterval: 4, inner: [spec, { kind: "sealed", inner: psyche.spec }] }
-    const ok = await runCli(["backends", "check", JSON.stringify(hierarchy), "--json"])
+    const ok = await runInProcess(["backends", "check", JSON.stringify(hierarchy), "--json"])
     assert.strictEqual(ok.code, 0, ok.stdout + ok.stderr)
     const report = jsonOf(ok)
     assert.deepStrictEqual(
@@ -214,7 +214,7 @@ describe("trainmarket backends check", () => {
     assert.include(text, "unrecognized subcommand '--version'")
 
     fs.rmSync(path.join(spec.workdir, "src"), { recursive: true })
-    const notReady = await runCli(["backends", "check", JSON.stringify({ ...spec, launcher: ["no-such-torchrun"] })])
+    const notReady = await runInProcess(["backends", "check", JSON.stringify({ ...spec, launcher: ["no-such-torchrun"] })])
     assert.notStrictEqual(notReady.code, 0)
     assert.include(notReady.stdout, "root  prime  NOT READY")
     assert.include(notReady.stdout, "MISSING  launcher: no-such-torchrun")
@@ -222,7 +222,7 @@ describe("trainmarket backends check", () => {
 
     const file = path.join(psyche.dir, "cluster.json")
     fs.writeFileSync(file, JSON.stringify({ kind: "local-sim" }))
-    const sim = await runCli(["backends", "check", file, "--json"])
+    const sim = await runInProcess(["backends", "check", file, "--json"])
     assert.strictEqual(sim.code, 0)
     assert.deepStrictEqual(jsonOf(sim), {
       ok: true,

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { keccakHex, localRefereeHash as refereeHash, TAG } from "./support/attestation.js"
-import { type CliResult, jsonOf, runCli } from "./support/cli.js"
+import { type CliResult, jsonOf, runInProcess } from "./support/cli.js"
 
 const dir = mkdtempSync(join(tmpdir(), "trainmarket-attest-"))
 const write = (name: string, value: unknown): string => {
@@ -42,9 +42,9 @@ const notJson = write("not-json.json", "{teeType:")
 describe("trainmarket attest (real process)", () => {
   it("attest hash prints the Keccak-256 commitment of SPEC §11's layout", async () => {
     const [a, b, human] = await Promise.all([
-      runCli(["attest", "hash", referee, "--json"]),
-      runCli(["attest", "hash", tdx, "--json"]),
-      runCli(["attest", "hash", referee])
+      runInProcess(["attest", "hash", referee, "--json"]),
+      runInProcess(["attest", "hash", tdx, "--json"]),
+      runInProcess(["attest", "hash", referee])
     ])
     assert.strictEqual(a?.code, 0, a?.stderr)
     assert.deepStrictEqual(a === undefined ? undefined : jsonOf(a), { hash: refereeHash })
@@ -55,11 +55,11 @@ describe("trainmarket attest (real process)", () => {
 
   it("attest verify prints the verdict and its checks; signature and measurement are never claimed", async () => {
     const runs = await Promise.all([
-      runCli(["attest", "verify", tdx, "--require", "phala-tdx", "--json"]),
-      runCli(["attest", "verify", referee, "--require", "phala-tdx", "--json"]),
-      runCli(["attest", "verify", referee, "--require", "none", "--json"]),
-      runCli(["attest", "verify", emptyEvidence, "--require", "aws-nitro", "--json"]),
-      runCli(["attest", "verify", tdx, "--require", "phala-tdx"])
+      runInProcess(["attest", "verify", tdx, "--require", "phala-tdx", "--json"]),
+      runInProcess(["attest", "verify", referee, "--require", "phala-tdx", "--json"]),
+      runInProcess(["attest", "verify", referee, "--require", "none", "--json"]),
+      runInProcess(["attest", "verify", emptyEvidence, "--require", "aws-nitro", "--json"]),
+      runInProcess(["attest", "verify", tdx, "--require", "phala-tdx"])
     ])
     const docs = runs.slice(0, 4).map((r) => {
       assert.strictEqual(r.code, 0, r.stderr)
@@ -92,9 +92,9 @@ describe("trainmarket attest (real process)", () => {
       ["attest", "hash", join(dir, "missing.json")]
     ]
     const runs = await Promise.all([
-      ...failing.map((args) => runCli([...args, "--json"])),
-      runCli(["attest", "hash", badHex]),
-      runCli(["attest", "verify", tdx, "--require", "sgx", "--json"])
+      ...failing.map((args) => runInProcess([...args, "--json"])),
+      runInProcess(["attest", "hash", badHex]),
+      runInProcess(["attest", "verify", tdx, "--require", "sgx", "--json"])
     ])
     failing.forEach((args, i) => {
       const r = runs[i]

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Either, Schema } from "effect"
 import fc from "fast-check"
-import { isPlainSubmission, MarketSubmission, resultJson, resultText } from "../src/cli/Market.js"
-import { stringify } from "../src/cli/Shared.js"
-import { jsonOf, runCli } from "./support/cli.js"
+import { isPlainSubmission, MarketSubmission, resultJson, resultText } from "../src/files/MarketFile.js"
+import { stringify } from "../src/files/Json.js"
+import { jsonOf, runInProcess } from "./support/cli.js"
 import { measureRef, type RefRecipe, trainLossRef } from "./support/referenceModel.js"
 import { close, vectors } from "./support/vectors.js"
 
@@ -53,7 +53,7 @@ interface ReplayDoc {
 }
 
 const replayJson = async (path: string): Promise<ReplayDoc> => {
-  const result = await runCli(["market", "replay", path, "--json"])
+  const result = await runInProcess(["market", "replay", path, "--json"])
   assert.strictEqual(result.code, 0, result.stdout + result.stderr)
   assert.strictEqual(result.stderr, "", "no progress on stderr when it is not a terminal")
   return jsonOf(result) as ReplayDoc
@@ -61,13 +61,13 @@ const replayJson = async (path: string): Promise<ReplayDoc> => {
 
 /** A failure: non-zero exit, one JSON error document with the tag, no stack trace; (alsoHuman) one stderr line without --json. */
 const assertTypedFailure = async (args: ReadonlyArray<string>, tag: string, alsoHuman = false) => {
-  const result = await runCli([...args, "--json"])
+  const result = await runInProcess([...args, "--json"])
   assert.notStrictEqual(result.code, 0, `${args.join(" ")} should fail`)
   const doc = jsonOf(result) as { error: { _tag: string; message: string } }
   assert.strictEqual(doc.error._tag, tag, result.stdout)
   assert.notMatch(result.stdout + result.stderr, /\n\s+at /, "no stack trace")
   if (!alsoHuman) return doc.error.message
-  const human = await runCli(args)
+  const human = await runInProcess(args)
   assert.notStrictEqual(human.code, 0)
   assert.strictEqual(human.stdout, "")
   assert.match(human.stderr.trim(), new RegExp(`^trainmarket: ${tag}: [^\\n]+$`))
@@ -238,7 +238,7 @@ describe("trainmarket market replay", () => {
   })
 
   it("prints a readable replay without --json", async () => {
-    const result = await runCli(["market", "replay", write("human.json", marketFile(submissionsOf("dip")))])
+    const result = await runInProcess(["market", "replay", write("human.json", marketFile(submissionsOf("dip")))])
     assert.strictEqual(result.code, 0, result.stderr)
     const lines = result.stdout.split("\n")
     const line = (name: string) => lines.find((l) => l.includes(` ${name} `)) ?? ""
@@ -255,7 +255,7 @@ describe("trainmarket market replay", () => {
     it("gives the same document as the submissions inline, blank lines skipped", async () => {
       for (const s of continuous.scenarios) {
         const inline = await replayJson(write(`inline-${s.name}.json`, marketFile(submissionsOf(s.name))))
-        const streamed = await runCli([
+        const streamed = await runInProcess([
           "market",
           "replay",
           write(`head-${s.name}.json`, head),
@@ -271,23 +271,23 @@ describe("trainmarket market replay", () => {
     it("a bad line fails before anything is printed, naming its line; submissions in both places are refused", async () => {
       const good = submissionsOf("improving")
       const broken = write("broken.jsonl", `${lines(good.slice(0, 2))}{"researcher": "x", "recipe":\n`)
-      const result = await runCli(["market", "replay", write("head.json", head), "--submissions", broken, "--json"])
+      const result = await runInProcess(["market", "replay", write("head.json", head), "--submissions", broken, "--json"])
       assert.strictEqual(result.code, 1)
       const doc = jsonOf(result) as { error: { _tag: string; message: string } }
       assert.strictEqual(doc.error._tag, "BadInput")
       assert.include(doc.error.message, "line 3")
       const knob = write("knob.jsonl", lines([...good, { researcher: "y", recipe: { ...baselineRecipe, islands: 0 } }]))
-      const bad = await runCli(["market", "replay", write("head.json", head), "--submissions", knob, "--json"])
+      const bad = await runInProcess(["market", "replay", write("head.json", head), "--submissions", knob, "--json"])
       assert.deepStrictEqual((jsonOf(bad) as { error: { _tag: string } }).error._tag, "RecipeInvalid")
       // the message names the line and the knob
       assert.include((jsonOf(bad) as { error: { message: string } }).error.message, `line ${good.length + 1}: recipe field "islands"`)
       // read twice, so stdin is refused rather than replayed as nothing
-      const stdin = await runCli(["market", "replay", write("head.json", head), "--submissions", "-", "--json"], {
+      const stdin = await runInProcess(["market", "replay", write("head.json", head), "--submissions", "-", "--json"], {
         input: lines(good)
       })
       assert.strictEqual(stdin.code, 1)
       assert.include((jsonOf(stdin) as { error: { message: string } }).error.message, "regular file")
-      const both = await runCli([
+      const both = await runInProcess([
         "market",
         "replay",
         write("both.json", marketFile(good)),

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { jsonOf, runCli } from "./support/cli.js"
+import { jsonOf, runInProcess } from "./support/cli.js"
 import { trainLossRef } from "./support/referenceModel.js"
 import { close, vectors } from "./support/vectors.js"
 
@@ -33,7 +33,7 @@ interface JudgementDoc {
 }
 
 const judge = async (args: ReadonlyArray<string>): Promise<JudgementDoc> => {
-  const result = await runCli(["panel", "judge", ...args, "--json"])
+  const result = await runInProcess(["panel", "judge", ...args, "--json"])
   assert.strictEqual(result.code, 0, result.stdout + result.stderr)
   return jsonOf(result) as JudgementDoc
 }
@@ -58,7 +58,7 @@ const assertMatches = (doc: JudgementDoc, c: PanelCase, quorum = c.quorum) => {
 }
 
 const assertTypedFailure = async (args: ReadonlyArray<string>, tag: string) => {
-  const result = await runCli([...args, "--json"])
+  const result = await runInProcess([...args, "--json"])
   assert.notStrictEqual(result.code, 0, `${args.join(" ")} should fail`)
   const doc = jsonOf(result) as { error: { _tag: string; message: string } }
   assert.strictEqual(doc.error._tag, tag, result.stdout)
@@ -126,7 +126,7 @@ describe("trainmarket panel judge", () => {
 
   it("prints a readable judgement without --json", async () => {
     const split = byName("split-0.0015")
-    const result = await runCli([
+    const result = await runInProcess([
       "panel",
       "judge",
       "--artifact",

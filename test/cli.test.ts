@@ -49,7 +49,7 @@ describe("trainmarket binary", () => {
         payouts: Array<{ researcher: string; wei: string }>
         winners: Array<string>
       }
-      assert.deepStrictEqual(Object.keys(doc).sort(), ["payouts", "ranked", "winners"])
+      assert.deepStrictEqual(Object.keys(doc).sort(), ["baseline", "candidates", "payouts", "ranked", "winners"])
       assert.deepStrictEqual(doc.ranked.map((r) => r.researcher), vectors.oneShot.ranked)
       for (const r of doc.ranked) {
         const expected = vectors.oneShot.candidates.find((c) => c.researcher === r.researcher)!.lift

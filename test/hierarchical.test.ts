@@ -10,7 +10,7 @@ import { TrainingCluster } from "../src/cluster/TrainingCluster.js"
 import type { TrainedArtifact } from "../src/domain/Artifact.js"
 import { BackendFailed, type ClusterError, type ClusterInvalid, InnerClusterFailed } from "../src/domain/Errors.js"
 import type { Recipe } from "../src/domain/Recipe.js"
-import { jsonOf, runCli } from "./support/cli.js"
+import { jsonOf, runInProcess } from "./support/cli.js"
 import { type RefRecipe, trainLossRef } from "./support/referenceModel.js"
 import { close, vectors } from "./support/vectors.js"
 
@@ -487,7 +487,7 @@ describe("trainmarket train --cluster with compositions (real process)", () => {
     const seeds = [0n, 123456789012345678n, M64]
     const input = seeds.map((seed) => JSON.stringify({ recipe: scaleIslands, seed: seed.toString() })).join("\n")
     const results = await Promise.all(
-      specs.map((spec) => runCli(["train", "--input", "-", "--cluster", JSON.stringify(spec), "--json"], { input }))
+      specs.map((spec) => runInProcess(["train", "--input", "-", "--cluster", JSON.stringify(spec), "--json"], { input }))
     )
     for (const [index, spec] of specs.entries()) {
       const result = results[index]
@@ -514,7 +514,7 @@ describe("trainmarket train --cluster with compositions (real process)", () => {
         inner: Array.from({ length: c.k }, () => ({ kind: "local-sim" }))
       }
       const args = ["train", "--recipe", recipeJson, "--seed", c.seed, "--cluster", JSON.stringify(spec), "--json"]
-      const result = await runCli(args)
+      const result = await runInProcess(args)
       assert.strictEqual(result.code, 0, result.stderr)
       assert.isTrue(close((jsonOf(result) as { trainLoss: number }).trainLoss, c.trainLoss))
     }
@@ -529,7 +529,7 @@ describe("trainmarket train --cluster with compositions (real process)", () => {
       [JSON.stringify({ kind: "hierarchical", crossSyncInterval: 4, inner: [{ kind: "quantum" }] }), "BadInput"]
     ]
     const results = await Promise.all(
-      cases.map(([spec]) => runCli(["train", "--recipe", recipeJson, "--seed", "1", "--cluster", spec, "--json"]))
+      cases.map(([spec]) => runInProcess(["train", "--recipe", recipeJson, "--seed", "1", "--cluster", spec, "--json"]))
     )
     for (const [index, [spec, tag]] of cases.entries()) {
       const result = results[index]

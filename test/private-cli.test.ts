@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { localRefereeHash as refereeHash } from "./support/attestation.js"
-import { jsonOf, repoRoot, runCli } from "./support/cli.js"
+import { jsonOf, repoRoot, runInProcess } from "./support/cli.js"
 import { close, vectors } from "./support/vectors.js"
 
 const dir = mkdtempSync(join(tmpdir(), "trainmarket-private-"))
@@ -75,7 +75,7 @@ describe("trainmarket compete with a privacy block (real process)", () => {
       ["BadInput", { privacy: { tier: "black-box", requiredTee: "none", egres: deny } }]
     ]
     const runs = await Promise.all(
-      cases.map(([tag, changes], i) => runCli(["compete", competition(`guard-${i}-${tag}`, changes), "--json"]))
+      cases.map(([tag, changes], i) => runInProcess(["compete", competition(`guard-${i}-${tag}`, changes), "--json"]))
     )
     cases.forEach(([tag, changes], i) => {
       const result = runs[i]
@@ -89,13 +89,13 @@ describe("trainmarket compete with a privacy block (real process)", () => {
 
   it("with required tee none a private competition runs: tier-redacted feedback, referee hash per candidate", async () => {
     const [redacted, blackBox, human] = await Promise.all([
-      runCli([
+      runInProcess([
         "compete",
         competition("redacted", { privacy: { tier: "redacted-feedback", requiredTee: "none", egress: deny } }),
         "--json"
       ]),
-      runCli(["compete", competition("black-box", { privacy: { tier: "black-box", requiredTee: "none" } }), "--json"]),
-      runCli(["compete", competition("black-box-human", { privacy: { tier: "black-box", requiredTee: "none" } })])
+      runInProcess(["compete", competition("black-box", { privacy: { tier: "black-box", requiredTee: "none" } }), "--json"]),
+      runInProcess(["compete", competition("black-box-human", { privacy: { tier: "black-box", requiredTee: "none" } })])
     ])
     assert.strictEqual(redacted?.code, 0, redacted?.stderr)
     const doc = (redacted === undefined ? {} : jsonOf(redacted)) as PrivateDoc
@@ -129,9 +129,9 @@ describe("trainmarket compete with a privacy block (real process)", () => {
   })
 
   it("without a privacy block the output has no privacy fields", async () => {
-    const result = await runCli(["compete", competition("public", {}), "--json"])
+    const result = await runInProcess(["compete", competition("public", {}), "--json"])
     assert.strictEqual(result.code, 0, result.stderr)
     const doc = jsonOf(result) as Record<string, unknown>
-    assert.deepStrictEqual(Object.keys(doc).sort(), ["payouts", "ranked", "winners"])
+    assert.deepStrictEqual(Object.keys(doc).sort(), ["baseline", "candidates", "payouts", "ranked", "winners"])
   })
 })

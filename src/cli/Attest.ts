@@ -5,10 +5,12 @@
  * `{"teeType","evidence","measurement","nonce"}` with hex byte fields.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect } from "effect"
+import { Effect } from "effect"
 import * as Attestation from "../attestation/Attestation.js"
 import { TeeType } from "../attestation/AttestationReport.js"
-import { json, printJson, readJsonFile, reporting } from "./Shared.js"
+import * as Json from "../files/Json.js"
+import * as Output from "./Output.js"
+import { json, reported } from "./Shared.js"
 
 const report = Args.text({ name: "report.json" }).pipe(
   Args.withDescription("an attestation report file: {\"teeType\",\"evidence\",\"measurement\",\"nonce\"} (hex bytes)")
@@ -23,12 +25,12 @@ export const hashCommand = Command.make(
   { report, json },
   (options) =>
     Effect.gen(function*() {
-      const decoded = yield* readJsonFile(Attestation.ReportFile, options.report)
+      const decoded = yield* Json.readFile(Attestation.ReportFile, options.report)
       const hash = Attestation.hash(decoded)
-      if (options.json) return yield* printJson({ hash })
-      yield* Console.log(hash)
-    }).pipe(reporting(options.json))
-).pipe(Command.withDescription("print the Keccak-256 commitment hash of an attestation report"))
+      if (options.json) return yield* Output.json({ hash })
+      yield* Output.line(hash)
+    })
+).pipe(Command.withDescription("print the Keccak-256 commitment hash of an attestation report"), reported)
 
 /** `attest verify`: prints `{"verdict","structuralOk","signatureVerified","measurementMatched"}`. */
 export const verifyCommand = Command.make(
@@ -36,19 +38,19 @@ export const verifyCommand = Command.make(
   { report, require: requireTee, json },
   (options) =>
     Effect.gen(function*() {
-      const decoded = yield* readJsonFile(Attestation.ReportFile, options.report)
+      const decoded = yield* Json.readFile(Attestation.ReportFile, options.report)
       const verification = Attestation.verify(decoded, options.require)
-      if (options.json) return yield* printJson(verification)
-      yield* Console.log(
+      if (options.json) return yield* Output.json(verification)
+      yield* Output.line(
         `verdict: ${verification.verdict}  structuralOk=${verification.structuralOk}  ` +
           `signatureVerified=${verification.signatureVerified}  measurementMatched=${verification.measurementMatched}`
       )
-      yield* Console.log(
+      yield* Output.line(
         "note: only the report's structure is checked; signature and measurement checks are not implemented, " +
           "so a report is never reported as verified"
       )
-    }).pipe(reporting(options.json))
-).pipe(Command.withDescription("verify an attestation report's structure against a required TEE type"))
+    })
+).pipe(Command.withDescription("verify an attestation report's structure against a required TEE type"), reported)
 
 /** The `attest` subcommand. */
 export const command = Command.make("attest").pipe(

@@ -8,14 +8,16 @@
 import { Args, Command } from "@effect/cli"
 import type { CommandExecutor, FileSystem } from "@effect/platform"
 import { Path } from "@effect/platform"
-import { Console, Effect } from "effect"
+import { Effect } from "effect"
 import * as ClusterSpec from "../cluster/ClusterSpec.js"
 import * as CpuDiloco from "../cluster/CpuDilocoCluster.js"
 import { checkRequirement, type Requirement, type RequirementCheck } from "../cluster/internal/RealBackend.js"
 import * as Prime from "../cluster/PrimeCluster.js"
 import * as Psyche from "../cluster/PsycheCluster.js"
 import type { ClusterInvalid } from "../domain/Errors.js"
-import { json, printJson, readJsonArgument, Reported, reporting } from "./Shared.js"
+import * as Json from "../files/Json.js"
+import * as Output from "./Output.js"
+import { json, Reported, reported } from "./Shared.js"
 
 /** The check of one backend of a cluster spec. */
 export interface BackendReport {
@@ -114,16 +116,14 @@ export const checkCommand = Command.make(
   { cluster, json },
   (options) =>
     Effect.gen(function*() {
-      const spec = yield* readJsonArgument(ClusterSpec.ClusterSpec, options.cluster, "cluster.json")
+      const spec = yield* Json.readArgument(ClusterSpec.ClusterSpec, options.cluster, "cluster.json")
       const report = yield* check(spec)
-      if (options.json) yield* printJson(report)
-      else for (const line of render(report)) yield* Console.log(line)
-      return report.ok
-    }).pipe(
-      reporting(options.json),
-      Effect.flatMap((ok) => (ok ? Effect.void : Effect.fail(new Reported({ exitCode: 1 }))))
-    )
+      if (options.json) yield* Output.json(report)
+      else yield* Output.lines(render(report))
+      if (!report.ok) return yield* new Reported({ exitCode: 1 })
+    })
 ).pipe(
+  reported,
   Command.withDescription(
     "check that the backends a cluster spec names are installed (executables, working directory, versions) without training"
   )

@@ -1,14 +1,20 @@
 /**
- * The `trainmarket` command tree. Each subcommand lives in its own module.
+ * The `trainmarket` command tree, and `main`: run it on a command line and turn how
+ * it ended into an exit code. Each subcommand lives in its own module; every byte a
+ * command writes goes through the `Output` service, so `main` runs the same in the
+ * binary (`bin.ts`, the Node streams) and in-process in tests (a captured Output).
  */
-import { Command } from "@effect/cli"
+import { CliConfig, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
+import { Cause, Console, Effect, Exit, Option } from "effect"
 import * as Attest from "./Attest.js"
 import * as Backends from "./Backends.js"
 import * as Compete from "./Compete.js"
 import * as Demo from "./Demo.js"
 import * as Market from "./Market.js"
+import * as Output from "./Output.js"
 import * as Panel from "./Panel.js"
 import * as Score from "./Score.js"
+import { json, printError } from "./Shared.js"
 import * as Train from "./Train.js"
 
 /** The root command. */
@@ -26,5 +32,72 @@ export const root = Command.make("trainmarket").pipe(
   ])
 )
 
-/** Parse argv and run (argv as `process.argv`: node, script, args…). */
-export const run = Command.run(root, { name: "trainmarket", version: "0.1.0" })
+/** The package version `--version` prints. */
+export const VERSION = "0.1.0"
+
+const run = Command.run(root, { name: "trainmarket", version: VERSION })
+
+const ANSI = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g")
+
+/**
+ * @effect/cli writes help and version through `Console.log` and its own multi-line
+ * parse errors through `Console.error`: the first goes to stdout (plain text unless
+ * colour is allowed), the second is dropped, because `main` reports a bad command line
+ * itself, in the one-line form every other error has.
+ */
+const throughOutput = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | Output.Output> =>
+  Effect.flatMap(Output.Output, (output) =>
+    Console.consoleWith((current) =>
+      Effect.withConsole(self, {
+        ...current,
+        log: (...args) => {
+          const text = args.map(String).join(" ")
+          return Effect.ignore(output.stdout(`${output.color ? text : text.replace(ANSI, "")}\n`))
+        },
+        error: () => Effect.void
+      })
+    ))
+
+/** What @effect/cli found wrong with the command line, as one line. */
+const commandLineProblem = (error: ValidationError.ValidationError): string => {
+  const text = "error" in error ? HelpDoc.toAnsiText(error.error).replace(ANSI, "").replace(/\s+/g, " ").trim() : ""
+  return `invalid command line${text === "" ? "" : `: ${text}`} (see --help)`
+}
+
+/** Was `--json` given anywhere on the command line (read by @effect/cli's own option parser)? */
+const wantsJson = (args: ReadonlyArray<string>) =>
+  Options.processCommandLine(json, args, CliConfig.defaultConfig).pipe(
+    Effect.map(([, , value]) => value),
+    Effect.orElseSucceed(() => false)
+  )
+
+/** Exit code of a command line that @effect/cli could not parse. */
+export const USAGE_EXIT_CODE = 2
+
+/**
+ * Run the command line `args` (without `node` and the script) and return the exit
+ * code: 0 on success, the command's own code after a reported failure, 2 for a bad
+ * command line (printed in the one-line or JSON error form), 1 for a defect.
+ */
+export const main = (args: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const exit = yield* Effect.exit(throughOutput(run(["node", "trainmarket", ...args])))
+    if (Exit.isSuccess(exit)) return 0
+    const failure = Cause.failureOption(exit.cause)
+    if (Option.isSome(failure)) {
+      const error = failure.value
+      if (ValidationError.isValidationError(error)) {
+        if (ValidationError.isHelpRequested(error)) return 0
+        yield* printError({ _tag: "BadInput", message: commandLineProblem(error) }, yield* wantsJson(args))
+        return USAGE_EXIT_CODE
+      }
+      if (error._tag === "Reported") return error.exitCode
+    }
+    if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+    const defect = Cause.squash(exit.cause)
+    yield* printError(
+      { _tag: "Defect", message: defect instanceof Error ? defect.message : String(defect) },
+      yield* wantsJson(args)
+    )
+    return 1
+  })

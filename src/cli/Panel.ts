@@ -5,11 +5,13 @@
  * majority panel (`--majority 5 --base-shards 13`).
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Effect, Option, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
+import * as Artifact from "../domain/Artifact.js"
 import { BadInput } from "../domain/Errors.js"
 import * as Panel from "../scorer/Panel.js"
-import { decodeArtifact } from "./Score.js"
-import { json, printJson, readJsonArgument, reporting } from "./Shared.js"
+import * as Json from "../files/Json.js"
+import * as Output from "./Output.js"
+import { json, reported } from "./Shared.js"
 
 const artifact = Options.text("artifact").pipe(
   Options.withDescription("the artifact as JSON (as printed by `train --json`) or a path to a JSON file")
@@ -83,11 +85,11 @@ export const judgeCommand = Command.make(
         : Option.isSome(options.majority) && Option.isSome(options.baseShards) && Option.isNone(options.shards)
         ? yield* Panel.majority(options.majority.value, options.baseShards.value, options.consensus)
         : yield* usage
-      const raw = yield* readJsonArgument(Schema.Unknown, options.artifact, "--artifact")
-      const value = yield* decodeArtifact(raw, "--artifact")
+      const raw = yield* Json.readArgument(Schema.Unknown, options.artifact, "--artifact")
+      const value = yield* Artifact.decodeJson(raw, "--artifact")
       const judgement = yield* Panel.judge(panel, value, claimed)
       if (options.json) {
-        return yield* printJson({
+        return yield* Output.json({
           accepted: judgement.accepted,
           accepting: judgement.accepting,
           quorum: judgement.quorum,
@@ -105,9 +107,12 @@ export const judgeCommand = Command.make(
           }))
         })
       }
-      for (const line of human(judgement)) yield* Console.log(line)
-    }).pipe(reporting(options.json))
-).pipe(Command.withDescription("an m-of-n panel of held-out referees judges a claimed held-out value of an artifact"))
+      yield* Output.lines(human(judgement))
+    })
+).pipe(
+  Command.withDescription("an m-of-n panel of held-out referees judges a claimed held-out value of an artifact"),
+  reported
+)
 
 /** The `panel` subcommand. */
 export const command = Command.make("panel").pipe(

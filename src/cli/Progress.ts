@@ -1,9 +1,11 @@
 /**
  * Live training progress for a person at a terminal: one status line on stderr,
- * rewritten in place. Never written to stdout, so `--json` output stays clean.
+ * rewritten in place (`Output.status`). Never written to stdout, so `--json` output
+ * stays clean, and nothing at all when stderr is not a terminal.
  */
 import { Effect, Layer } from "effect"
 import { type ProgressEvent, TrainingProgress } from "../cluster/TrainingCluster.js"
+import * as Output from "./Output.js"
 
 const render = (event: ProgressEvent): string => {
   const parts = [event.clusterId]
@@ -14,23 +16,14 @@ const render = (event: ProgressEvent): string => {
   return parts.join("  ")
 }
 
-/** Redraw the one status line on stderr (callers draw only when stderr is a terminal). */
-export const draw = (text: string): void => {
-  process.stderr.write(`\r\x1b[2K${text}`)
-}
-
-/** A progress sink that draws on stderr when it is a terminal, and does nothing otherwise. */
-export const layer: Layer.Layer<TrainingProgress> = Layer.sync(TrainingProgress, () => {
-  const terminal = process.stderr.isTTY === true
-  return TrainingProgress.of({
-    publish: (event) =>
-      terminal && (event.step !== undefined || event.loss !== undefined)
-        ? Effect.sync(() => draw(render(event)))
-        : Effect.void
-  })
-})
-
-/** End the status line (so the next output starts on a fresh line). */
-export const finish: Effect.Effect<void> = Effect.sync(() => {
-  if (process.stderr.isTTY === true) draw("")
-})
+/** A progress sink that draws the status line on stderr when it is a terminal. */
+export const layer: Layer.Layer<TrainingProgress, never, Output.Output> = Layer.effect(
+  TrainingProgress,
+  Effect.map(Output.Output, (output) =>
+    TrainingProgress.of({
+      publish: (event) =>
+        output.stderrIsTerminal && (event.step !== undefined || event.loss !== undefined)
+          ? Effect.provideService(Output.status(render(event)), Output.Output, output)
+          : Effect.void
+    }))
+)

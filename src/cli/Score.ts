@@ -3,14 +3,17 @@
  * Lines stream of artifacts (`--input file|-`) on a split.
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Effect, Option, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import * as Artifact from "../domain/Artifact.js"
-import { ArtifactInvalid, BadInput } from "../domain/Errors.js"
+import { BadInput } from "../domain/Errors.js"
 import type { Measurement, Split } from "../domain/Measurement.js"
+import * as Json from "../files/Json.js"
+import * as Layers from "../Layers.js"
+import { DEFAULT_SHARDS } from "../scorer/HeldOutScorer.js"
 import { Scorer } from "../scorer/Scorer.js"
 import * as ScorerSpec from "../scorer/ScorerSpec.js"
-import { DEFAULT_SHARDS } from "../scorer/HeldOutScorer.js"
-import { decode, json, readJsonArgument, reporting, stringify, transformJsonLines } from "./Shared.js"
+import * as Output from "./Output.js"
+import { json, reported, transformJsonLines } from "./Shared.js"
 
 const artifact = Options.text("artifact").pipe(
   Options.withDescription("the artifact as JSON (as printed by `train --json`) or a path to a JSON file"),
@@ -34,46 +37,32 @@ export const scorer = Options.text("scorer").pipe(
   Options.optional
 )
 
-/** Decode `--scorer` (default: simulated held-out) into a scorer layer. */
-export const scorerLayer = (spec: Option.Option<string>, shardCount: number) =>
-  Effect.map(
-    Option.match(spec, {
-      onNone: () => Effect.succeed(ScorerSpec.defaultSpec),
-      onSome: (text) => readJsonArgument(ScorerSpec.ScorerSpec, text, "--scorer")
-    }),
-    (decoded) => ScorerSpec.toLayer(decoded, shardCount)
-  )
-
-/** Decode an artifact's JSON shape; a `ref` that does not match its content is rejected. */
-export const decodeArtifact = (input: unknown, source: string) =>
-  Effect.gen(function*() {
-    const { ref, ...fields } = yield* decode(Artifact.ArtifactJson, source)(input)
-    const value: Artifact.TrainedArtifact = fields
-    if (ref !== undefined && ref !== Artifact.ref(value)) {
-      return yield* new ArtifactInvalid({ reason: `ref ${ref} does not match the artifact (${Artifact.ref(value)})` })
-    }
-    return yield* Artifact.validate(value)
+/** Decode `--scorer` (default: simulated held-out). */
+export const scorerSpec = (spec: Option.Option<string>) =>
+  Option.match(spec, {
+    onNone: () => Effect.succeed(ScorerSpec.defaultSpec),
+    onSome: (text) => Json.readArgument(ScorerSpec.ScorerSpec, text, "--scorer")
   })
 
 const human = (m: Measurement): string =>
   `value=${m.value}  ci=[${m.ciLower}, ${m.ciUpper}]  n=${m.n}  cost=${m.cost}`
 
 const render = (m: Measurement, asJson: boolean): string =>
-  asJson ? stringify({ value: m.value, ciLower: m.ciLower, ciUpper: m.ciUpper, n: m.n, cost: m.cost }) : human(m)
+  asJson ? Json.stringify({ value: m.value, ciLower: m.ciLower, ciUpper: m.ciUpper, n: m.n, cost: m.cost }) : human(m)
 
 const scoreOne = (text: string, on: Split, asJson: boolean) =>
   Effect.gen(function*() {
     const referee = yield* Scorer
-    const raw = yield* readJsonArgument(Schema.Unknown, text, "--artifact")
-    const value = yield* decodeArtifact(raw, "--artifact")
+    const raw = yield* Json.readArgument(Schema.Unknown, text, "--artifact")
+    const value = yield* Artifact.decodeJson(raw, "--artifact")
     const measured = yield* referee.measure(value, on)
-    yield* Console.log(render(measured, asJson))
+    yield* Output.line(render(measured, asJson))
   })
 
 const scoreStream = (path: string, on: Split, asJson: boolean) =>
   Effect.flatMap(Scorer, (referee) =>
-    transformJsonLines(path, (input, source) =>
-      decodeArtifact(input, source).pipe(
+    transformJsonLines(path, (line, source) =>
+      Artifact.decodeJson(line, source).pipe(
         Effect.flatMap((value) => referee.measure(value, on)),
         Effect.map((measured) => render(measured, asJson))
       )))
@@ -84,12 +73,12 @@ export const command = Command.make(
   { artifact, input, split, shards, scorer, json },
   (options) =>
     Effect.gen(function*() {
-      const layer = yield* scorerLayer(options.scorer, Option.getOrElse(options.shards, () => DEFAULT_SHARDS))
+      const spec = yield* scorerSpec(options.scorer)
       const body = Option.isSome(options.input)
         ? scoreStream(options.input.value, options.split, options.json)
         : Option.isSome(options.artifact)
         ? scoreOne(options.artifact.value, options.split, options.json)
         : Effect.fail(new BadInput({ source: "score", reason: "give --artifact <json> or --input <file.jsonl|->" }))
-      return yield* Effect.provide(body, layer)
-    }).pipe(reporting(options.json))
-).pipe(Command.withDescription("re-score a trained artifact on a split (the referee's measurement)"))
+      return yield* Effect.provide(body, Layers.scorer(spec, Option.getOrElse(options.shards, () => DEFAULT_SHARDS)))
+    })
+).pipe(Command.withDescription("re-score a trained artifact on a split (the referee's measurement)"), reported)

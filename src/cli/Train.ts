@@ -3,15 +3,18 @@
  * of `{"recipe","seed"}` (`--input file|-`) on a cluster, printing artifacts.
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Effect, Layer, Option, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import * as ClusterSpec from "../cluster/ClusterSpec.js"
 import { TrainingCluster } from "../cluster/TrainingCluster.js"
 import * as Artifact from "../domain/Artifact.js"
 import { BadInput } from "../domain/Errors.js"
 import { Seed } from "../domain/Money.js"
 import { decodeRecipe, Recipe } from "../domain/Recipe.js"
+import * as Json from "../files/Json.js"
+import * as Layers from "../Layers.js"
+import * as Output from "./Output.js"
 import * as Progress from "./Progress.js"
-import { decode, json, parseJson, readJsonArgument, reporting, stringify, transformJsonLines } from "./Shared.js"
+import { json, reported, transformJsonLines } from "./Shared.js"
 
 const recipe = Options.text("recipe").pipe(
   Options.withDescription("the recipe as JSON: {\"islands\",\"innerSteps\",\"innerLr\",\"outerLr\",\"keepFraction\"}"),
@@ -28,15 +31,12 @@ export const cluster = Options.text("cluster").pipe(
   Options.optional
 )
 
-/** Decode `--cluster` (default: the simulator) into a cluster layer with terminal progress. */
-export const clusterLayer = (spec: Option.Option<string>) =>
-  Effect.map(
-    Option.match(spec, {
-      onNone: () => Effect.succeed<ClusterSpec.ClusterSpec>({ kind: "local-sim" }),
-      onSome: (text) => readJsonArgument(ClusterSpec.ClusterSpec, text, "--cluster")
-    }),
-    (decoded) => ClusterSpec.toLayer(decoded).pipe(Layer.provide(Progress.layer))
-  )
+/** Decode `--cluster` (default: the simulator). */
+export const clusterSpec = (spec: Option.Option<string>) =>
+  Option.match(spec, {
+    onNone: () => Effect.succeed<ClusterSpec.ClusterSpec>({ kind: "local-sim" }),
+    onSome: (text) => Json.readArgument(ClusterSpec.ClusterSpec, text, "--cluster")
+  })
 
 const TrainLine = Schema.Struct({ recipe: Recipe, seed: Seed })
 
@@ -53,24 +53,23 @@ const human = (artifact: Artifact.TrainedArtifact): string => {
 }
 
 const render = (artifact: Artifact.TrainedArtifact, asJson: boolean): string =>
-  asJson ? stringify(Artifact.toJson(artifact)) : human(artifact)
+  asJson ? Json.stringify(Artifact.toJson(artifact)) : human(artifact)
 
 const trainOne = (recipeText: string, seedText: string, asJson: boolean) =>
   Effect.gen(function*() {
-    const parsed = yield* parseJson(recipeText, "--recipe")
+    const parsed = yield* Json.parse(recipeText, "--recipe")
     const valid = yield* decodeRecipe(parsed)
-    const trainSeed = yield* decode(Seed, "--seed")(seedText)
+    const trainSeed = yield* Json.decode(Seed, "--seed")(seedText)
     const trainer = yield* TrainingCluster
-    // the status line is cleared whether training succeeds or fails, so an error starts on its own line
-    const artifact = yield* trainer.train(valid, trainSeed).pipe(Effect.ensuring(Progress.finish))
-    yield* Console.log(render(artifact, asJson))
+    const artifact = yield* trainer.train(valid, trainSeed).pipe(Effect.ensuring(Output.clearStatus))
+    yield* Output.line(render(artifact, asJson))
   })
 
 const trainStream = (path: string, asJson: boolean) =>
   Effect.flatMap(TrainingCluster, (trainer) =>
-    transformJsonLines(path, (input, source) =>
-      decode(TrainLine, source)(input).pipe(
-        Effect.flatMap((entry) => trainer.train(entry.recipe, entry.seed).pipe(Effect.ensuring(Progress.finish))),
+    transformJsonLines(path, (line, source) =>
+      Json.decode(TrainLine, source)(line).pipe(
+        Effect.flatMap((entry) => trainer.train(entry.recipe, entry.seed).pipe(Effect.ensuring(Output.clearStatus))),
         Effect.map((artifact) => render(artifact, asJson))
       )))
 
@@ -80,12 +79,12 @@ export const command = Command.make(
   { recipe, seed, input, cluster, json },
   (options) =>
     Effect.gen(function*() {
-      const layer = yield* clusterLayer(options.cluster)
+      const spec = yield* clusterSpec(options.cluster)
       const body = Option.isSome(options.input)
         ? trainStream(options.input.value, options.json)
         : Option.isSome(options.recipe) && Option.isSome(options.seed)
         ? trainOne(options.recipe.value, options.seed.value, options.json)
         : Effect.fail(new BadInput({ source: "train", reason: "give --recipe and --seed, or --input <file.jsonl|->" }))
-      return yield* Effect.provide(body, layer)
-    }).pipe(reporting(options.json))
-).pipe(Command.withDescription("train a recipe on a cluster and print the trained artifact"))
+      return yield* Effect.provide(body, Layers.cluster(spec, { progress: Progress.layer }))
+    })
+).pipe(Command.withDescription("train a recipe on a cluster and print the trained artifact"), reported)

@@ -3,7 +3,8 @@
  * own claim and is provenance only — the referee re-scores and never pays on it.
  */
 import { Effect, Schema } from "effect"
-import { ArtifactInvalid } from "./Errors.js"
+import { ArtifactInvalid, type BadInput, type RecipeInvalid } from "./Errors.js"
+import * as Json from "../files/Json.js"
 import { Seed, U64_MAX } from "./Money.js"
 import { Recipe } from "./Recipe.js"
 
@@ -104,3 +105,17 @@ export const toJson = (artifact: TrainedArtifact): ArtifactJson => ({
   ...Schema.encodeSync(TrainedArtifact)(artifact),
   ref: ref(artifact)
 })
+
+/** Decode an artifact's JSON shape (as `train --json` prints it); a `ref` that does not match its content is refused. */
+export const decodeJson = (
+  input: unknown,
+  source: string
+): Effect.Effect<TrainedArtifact, BadInput | RecipeInvalid | ArtifactInvalid> =>
+  Effect.gen(function*() {
+    const { ref: stated, ...fields } = yield* Json.decode(ArtifactJson, source)(input)
+    const value: TrainedArtifact = fields
+    if (stated !== undefined && stated !== ref(value)) {
+      return yield* new ArtifactInvalid({ reason: `ref ${stated} does not match the artifact (${ref(value)})` })
+    }
+    return yield* validate(value)
+  })

@@ -1,6 +1,10 @@
 /** Run the built `trainmarket` binary in a real child process (asynchronously, so vitest's worker stays responsive). */
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { Effect, Layer } from "effect"
+import { main } from "../../src/cli/Cli.js"
+import * as Output from "../../src/cli/Output.js"
+import * as Layers from "../../src/Layers.js"
 
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url))
 export const binary = fileURLToPath(new URL("../../dist/bin.js", import.meta.url))
@@ -48,3 +52,21 @@ export const runNode = (
 
 /** Parse stdout as exactly one JSON document. */
 export const jsonOf = (result: CliResult): unknown => JSON.parse(result.stdout)
+
+/**
+ * Run the CLI in this process (`Cli.main` with a captured `Output`), as the binary would
+ * run it: same exit codes, same stdout and stderr text. `input` is stdin; `terminal`
+ * pretends stderr is a terminal (status lines are drawn).
+ */
+export const runInProcess = (
+  args: ReadonlyArray<string>,
+  options: { readonly input?: string; readonly terminal?: boolean } = {}
+): Promise<CliResult> =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const test = yield* Output.makeTest(options)
+      const code = yield* main(args).pipe(Effect.provide(Layer.merge(test.layer, Layers.platform)))
+      const captured = yield* test.captured
+      return { code, ...captured }
+    })
+  )

@@ -1,0 +1,73 @@
+/**
+ * The composition root: every layer a command, the service or a library user needs
+ * is built here from a spec or a file, so the market code never knows which backend
+ * it talks to and no command assembles layers of its own.
+ *
+ * - `cluster(spec)` / `scorer(spec, shards, cluster)`: one service each, from its JSON spec.
+ * - `forFile(file)`: the cluster and the referee a competition or market file names
+ *   (the referee's data source follows the file's cluster, `ScorerSpec.alongside`).
+ * - `simulated`: the built-in simulator and its held-out referee (the reference scenario).
+ * - `platform`: the Node services (processes, files, paths, terminal) everything runs on.
+ *
+ * A progress sink (`TrainingProgress`) is optional: given one, real backends report
+ * their training lines to it.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { Layer } from "effect"
+import * as ClusterSpec from "./cluster/ClusterSpec.js"
+import * as LocalSimCluster from "./cluster/LocalSimCluster.js"
+import type { TrainingCluster, TrainingProgress } from "./cluster/TrainingCluster.js"
+import type { ClusterInvalid, ScorerInvalid } from "./domain/Errors.js"
+import * as HeldOutScorer from "./scorer/HeldOutScorer.js"
+import type { Scorer } from "./scorer/Scorer.js"
+import * as ScorerSpec from "./scorer/ScorerSpec.js"
+
+/** What building layers from specs needs: processes, files and paths (`platform` provides them). */
+export type BuildContext = ClusterSpec.BuildContext | ScorerSpec.BuildContext
+
+/** Optional extras when building layers. */
+export interface BuildOptions<RP = never> {
+  /** Where real backends report progress (a terminal status line, a log); none by default. */
+  readonly progress?: Layer.Layer<TrainingProgress, never, RP> | undefined
+}
+
+/** The cluster a spec names. */
+export const cluster = <RP = never>(
+  spec: ClusterSpec.ClusterSpec,
+  options: BuildOptions<RP> = {}
+): Layer.Layer<TrainingCluster, ClusterInvalid, BuildContext | RP> => {
+  const built = ClusterSpec.toLayer(spec)
+  return options.progress === undefined ? built : Layer.provide(built, options.progress)
+}
+
+/**
+ * The referee a spec names (default: the simulated held-out scorer), with `shards`
+ * when the spec names none; a checkpoint scorer without data holds out from the
+ * source `cluster` trains on.
+ */
+export const scorer = (
+  spec: ScorerSpec.ScorerSpec | undefined,
+  shards: number,
+  cluster: ClusterSpec.ClusterSpec = { kind: "local-sim" }
+): Layer.Layer<Scorer, ScorerInvalid, BuildContext> =>
+  ScorerSpec.toLayer(ScorerSpec.alongside(spec ?? ScorerSpec.defaultSpec, cluster), shards)
+
+/** The part of a competition or market file that names its cluster and referee. */
+export interface FileServices {
+  readonly cluster: ClusterSpec.ClusterSpec
+  readonly evalShards: number
+  readonly scorer?: ScorerSpec.ScorerSpec | undefined
+}
+
+/** The cluster and the referee a competition or market file names. */
+export const forFile = <RP = never>(
+  file: FileServices,
+  options: BuildOptions<RP> = {}
+): Layer.Layer<TrainingCluster | Scorer, ClusterInvalid | ScorerInvalid, BuildContext | RP> =>
+  Layer.merge(cluster(file.cluster, options), scorer(file.scorer, file.evalShards, file.cluster))
+
+/** The built-in simulator and its 16-shard held-out referee. */
+export const simulated: Layer.Layer<TrainingCluster | Scorer> = Layer.merge(LocalSimCluster.layer, HeldOutScorer.layer)
+
+/** The Node platform: processes, files, paths, the terminal. */
+export const platform = NodeContext.layer

@@ -1,0 +1,337 @@
+/**
+ * The market file (SPEC §14): a continuous market as JSON — its cluster, referee,
+ * gate, baseline, schedule, pool and objective — with its submissions inline or, for
+ * long replays, in a JSON Lines file read as a stream so memory stays flat. A library
+ * user loads one (`load`, `loadStreamed`), replays it (`replay`, SPEC §8's replay
+ * form) and prints the result as the CLI does (`replayText`).
+ */
+import { FileSystem } from "@effect/platform"
+import { Chunk, Effect, Either, Option, Schema, Stream } from "effect"
+import * as ClusterSpec from "../cluster/ClusterSpec.js"
+import { BadInput, type ClusterInvalid, RecipeInvalid, type ScorerInvalid } from "../domain/Errors.js"
+import { defaultGate, Gate } from "../domain/Measurement.js"
+import { Seed, Wei } from "../domain/Money.js"
+import { isRecipe, Recipe } from "../domain/Recipe.js"
+import * as Layers from "../Layers.js"
+import * as Leaderboard from "../market/Leaderboard.js"
+import * as Objective from "../market/Objective.js"
+import * as Replay from "../market/Replay.js"
+import type { Payout } from "../market/Reward.js"
+import { DEFAULT_SHARDS } from "../scorer/HeldOutScorer.js"
+import * as ScorerSpec from "../scorer/ScorerSpec.js"
+import * as Json from "./Json.js"
+
+/** One submission in a market file. */
+export const MarketSubmission = Schema.Struct({ researcher: Schema.String, recipe: Recipe })
+export type MarketSubmission = typeof MarketSubmission.Type
+
+/** The settings of a market file: everything but its submissions. */
+export const fields = {
+  id: Schema.optional(Schema.Number.pipe(Schema.int())),
+  cluster: ClusterSpec.ClusterSpec,
+  evalShards: Schema.optionalWith(Schema.Number.pipe(Schema.int(), Schema.positive()), {
+    default: () => DEFAULT_SHARDS
+  }),
+  gate: Schema.optionalWith(Gate, { default: () => defaultGate }),
+  baseline: Schema.Struct({ recipe: Recipe, seed: Seed }),
+  schedule: Leaderboard.ContinuousSchedule,
+  poolWei: Schema.optional(Wei),
+  objective: Schema.optional(Objective.Objective),
+  scorer: Schema.optional(ScorerSpec.ScorerSpec)
+}
+
+/** A market file (SPEC §14); `id` is accepted for symmetry with competition files and ignored. */
+export const MarketFile = Schema.Struct({ ...fields, submissions: Schema.Array(MarketSubmission) }).annotations({
+  identifier: "MarketFile"
+})
+export type MarketFile = typeof MarketFile.Type
+
+/** A market file's settings: everything but its submissions. */
+export type MarketHead = Omit<MarketFile, "submissions">
+
+/** Everything but the submissions, which are checked one by one (fast path first). */
+const MarketFileHead = Schema.Struct({ ...fields, submissions: Schema.Unknown })
+
+/**
+ * Is a raw submission exactly what `MarketSubmission` decodes unchanged? A check of
+ * nanoseconds against the recipe's own rules (`Recipe.isRecipe`), where a schema decode
+ * costs microseconds: what makes a market file of a million submissions readable in a
+ * second. Anything it refuses goes through the schema, which names the problem.
+ */
+export const isPlainSubmission = (x: unknown): x is MarketSubmission => {
+  if (typeof x !== "object" || x === null || Array.isArray(x)) return false
+  let researcher: unknown
+  let recipe: unknown
+  let count = 0
+  for (const [key, value] of Object.entries(x)) {
+    count += 1
+    if (key === "researcher") researcher = value
+    else if (key === "recipe") recipe = value
+    else return false
+  }
+  return count === 2 && typeof researcher === "string" && isRecipe(recipe)
+}
+
+/** Decode one raw submission: the quick check, else the schema (which names the problem). */
+const decodeSubmission = (entry: unknown, source: string): Effect.Effect<MarketSubmission, BadInput | RecipeInvalid> =>
+  isPlainSubmission(entry) ? Effect.succeed(entry) : Json.decode(MarketSubmission, source)(entry)
+
+/** The submissions of a replay, as a stream, with how many there are and how wide to print names. */
+export interface Submissions {
+  readonly stream: Stream.Stream<MarketSubmission, BadInput | RecipeInvalid, FileSystem.FileSystem>
+  readonly total: number
+  readonly nameWidth: number
+}
+
+/** What a replay runs on: the market's settings and its submissions. */
+export interface ReplayInput {
+  readonly head: MarketHead
+  readonly submissions: Submissions
+}
+
+const nameWidthOf = (names: ReadonlyArray<string>): number =>
+  Math.min(24, Math.max(10, ...names.map((name) => name.length)))
+
+/**
+ * JSON Lines of submissions, one `{"researcher","recipe"}` per non-blank line, as a
+ * stream (memory stays flat); a bad line is an error naming its number. `source` names
+ * the lines in errors (a path, or `stdin`).
+ */
+export const submissionLines = <E, R>(
+  lines: Stream.Stream<string, E, R>,
+  source: string
+): Stream.Stream<MarketSubmission, E | BadInput | RecipeInvalid, R> =>
+  Stream.suspend(() => {
+    // each run of the stream counts its own lines
+    let lineNumber = 0
+    return Stream.mapChunksEffect(lines, (chunk) =>
+      Effect.suspend(() => {
+        const decoded: Array<MarketSubmission> = []
+        const slow: Array<Effect.Effect<void, BadInput | RecipeInvalid>> = []
+        for (const line of chunk) {
+          lineNumber += 1
+          if (line.trim() === "") continue
+          const at = `${source} line ${lineNumber}`
+          const parsed = Either.getOrUndefined(Either.try((): unknown => JSON.parse(line)))
+          if (isPlainSubmission(parsed)) {
+            // the quick path; once a line needed the schema, later lines queue behind it to keep their order
+            if (slow.length === 0) decoded.push(parsed)
+            else slow.push(Effect.sync(() => decoded.push(parsed)))
+            continue
+          }
+          slow.push(
+            Effect.flatMap(Json.parse(line, at), (entry) =>
+              Effect.map(decodeSubmission(entry, at), (submission) => {
+                decoded.push(submission)
+              }))
+          )
+        }
+        return Effect.map(Effect.all(slow, { discard: true }), () => Chunk.unsafeFromArray(decoded))
+      }))
+  })
+
+/** Read and decode a market file with its submissions inline; a bad submission is reported with its position. */
+export const load = (path: string): Effect.Effect<MarketFile, BadInput | RecipeInvalid, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const head = yield* Json.readFile(MarketFileHead, path)
+    const raw = head.submissions
+    if (!Array.isArray(raw)) {
+      return yield* new BadInput({
+        source: path,
+        reason: raw === undefined ? "at submissions: is missing" : "at submissions: expected an array of submissions"
+      })
+    }
+    const submissions: Array<MarketSubmission> = []
+    for (let i = 0; i < raw.length; i++) {
+      const entry: unknown = raw[i]
+      submissions.push(yield* decodeSubmission(entry, `${path}: submissions[${i}]`))
+    }
+    return { ...head, submissions }
+  })
+
+/** A loaded market file's submissions as a replay input. */
+export const inline = (market: MarketFile): ReplayInput => ({
+  head: market,
+  submissions: {
+    stream: Stream.fromIterable(market.submissions),
+    total: market.submissions.length,
+    nameWidth: nameWidthOf(market.submissions.slice(0, 1000).map((s) => s.researcher))
+  }
+})
+
+/**
+ * A market file without submissions, and its submissions from a JSON Lines file. The
+ * lines are checked in a first streaming pass (which also counts them), so a bad line
+ * fails before anything is replayed; the file is read twice, so it must be a regular file.
+ */
+export const loadStreamed = (
+  path: string,
+  submissionsPath: string
+): Effect.Effect<ReplayInput, BadInput | RecipeInvalid, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const { submissions: inlined, ...head } = yield* Json.readFile(MarketFileHead, path)
+    if (inlined !== undefined) {
+      return yield* new BadInput({
+        source: path,
+        reason: "at submissions: give the submissions either in the market file or with --submissions, not both"
+      })
+    }
+    const fs = yield* FileSystem.FileSystem
+    const notRegular = new BadInput({
+      source: submissionsPath,
+      reason: "--submissions needs a regular file (it is read twice: checked first, then replayed), not stdin or a pipe"
+    })
+    if (submissionsPath === "-") return yield* notRegular
+    const info = yield* fs.stat(submissionsPath).pipe(Effect.mapError(Json.fileError(submissionsPath)))
+    if (info.type !== "File") return yield* notRegular
+    const stream = submissionLines(Json.fileLines(submissionsPath), submissionsPath)
+    const total = yield* Stream.runCount(stream)
+    return { head, submissions: { stream, total, nameWidth: nameWidthOf([]) } }
+  })
+
+/** The replay config of a market file's settings. */
+export const toConfig = (file: MarketHead): Replay.ReplayConfig => ({
+  gate: file.gate,
+  schedule: file.schedule,
+  poolWei: file.poolWei,
+  objective: file.objective,
+  baseline: file.baseline
+})
+
+/** Is the file's cluster and scorer the simulator pair, which replays as plain functions? Its shard count if so. */
+export const simulatedShards = (file: MarketHead): Option.Option<number> =>
+  file.cluster.kind === "local-sim" && (file.scorer === undefined || file.scorer.kind === "sim-held-out")
+    ? Option.some(file.scorer?.shards ?? file.evalShards)
+    : Option.none()
+
+/** What a replay can fail with: reading its submissions, building its services, training or scoring. */
+export type ReplayError = BadInput | RecipeInvalid | ClusterInvalid | ScorerInvalid | Replay.EvaluateError
+
+/** A replay under way: its results as a stream (settled in order as they come), and the settler's summary. */
+export interface Replaying {
+  readonly results: Stream.Stream<Replay.ReplayResult, ReplayError, FileSystem.FileSystem>
+  readonly settler: Replay.Settler
+  /** True when a result can fail mid-stream (real training); a printer then settles everything before writing. */
+  readonly canFail: boolean
+}
+
+/**
+ * Replay a market on the cluster and referee its file names, inside `use` (which
+ * consumes the result stream while the services are alive). The simulator pair replays
+ * as plain functions in chunks; any other pair goes through its services one
+ * submission at a time.
+ */
+export const replay = <A, E, R, RP = never>(
+  input: ReplayInput,
+  use: (replaying: Replaying) => Effect.Effect<A, E, R>,
+  options: Layers.BuildOptions<RP> = {}
+): Effect.Effect<A, E | ReplayError, R | Layers.BuildContext | RP> => {
+  const config = toConfig(input.head)
+  const shards = simulatedShards(input.head)
+  if (Option.isSome(shards)) {
+    const evaluator = Replay.simEvaluator(shards.value)
+    return Effect.flatMap(Replay.prepare(config, evaluator), (settler) =>
+      use({ results: Replay.stream(settler, input.submissions.stream, evaluator), settler, canFail: false }))
+  }
+  return Effect.gen(function*() {
+    const evaluator = yield* Replay.serviceEvaluator
+    const settler = yield* Replay.prepare(config, evaluator)
+    return yield* use({ results: Replay.stream(settler, input.submissions.stream, evaluator), settler, canFail: true })
+  }).pipe(Effect.provide(Layers.forFile(input.head, options)))
+}
+
+/**
+ * One result's JSON text, written by hand: the replay prints a million of these and
+ * a generic `JSON.stringify` with a bigint replacer is several times slower. Same
+ * text as `stringify(resultJson(result))`.
+ */
+export const resultText = (result: Replay.ReplayResult): string =>
+  `{"researcher":${JSON.stringify(result.researcher)},"heldOutValue":${JSON.stringify(result.heldOutValue)},` +
+  `"liftMicros":${result.liftMicros === undefined ? "null" : `"${result.liftMicros}"`},` +
+  `"becameRecord":${result.becameRecord},"paidWei":"${result.paidWei}"}`
+
+/** One result as SPEC §14 prints it. */
+export const resultJson = (result: Replay.ReplayResult) => ({
+  researcher: result.researcher,
+  heldOutValue: result.heldOutValue,
+  liftMicros: result.liftMicros ?? null,
+  becameRecord: result.becameRecord,
+  paidWei: result.paidWei
+})
+
+/** The document's closing fields as SPEC §14 prints them. */
+export const summaryJson = (summary: Replay.ReplaySummary) => ({
+  payouts: summary.payouts,
+  finalBestMicros: summary.finalBestMicros ?? null,
+  spentWei: summary.spentWei
+})
+
+/** The whole `market replay --json` document of a finished replay (for small, collected replays). */
+export const replayJson = (results: ReadonlyArray<Replay.ReplayResult>, summary: Replay.ReplaySummary) => ({
+  results: results.map(resultJson),
+  ...summaryJson(summary)
+})
+
+const wei = (x: bigint): string => x.toLocaleString("en-US")
+
+const humanResult = (result: Replay.ReplayResult, nameWidth: number): string => {
+  const head = `#${String(result.index).padEnd(7)}${result.researcher.padEnd(nameWidth + 2)}held-out ${
+    result.heldOutValue.toFixed(6)
+  }  `
+  if (result.liftMicros === undefined) return `${head}gated`
+  const lift = `lift ${result.liftMicros >= 0n ? "+" : ""}${wei(result.liftMicros)} micros`
+  const outcome = result.becameRecord ? "record" : "no record"
+  return `${head}${lift}  ${outcome}${result.paidWei > 0n ? `  paid ${wei(result.paidWei)} wei` : ""}`
+}
+
+const humanSummary = (summary: Replay.ReplaySummary, file: MarketHead): ReadonlyArray<string> => [
+  "",
+  `${summary.submissions} submissions, ${summary.records} records; final best ${
+    summary.finalBestMicros === undefined ? "none (the baseline stands)" : `${wei(summary.finalBestMicros)} micros`
+  }; spent ${wei(summary.spentWei)} wei${file.poolWei === undefined ? "" : ` of a ${wei(file.poolWei)} wei pool`}`,
+  ...(summary.payouts.length === 0
+    ? ["no payouts"]
+    : ["payouts:", ...summary.payouts.map((p: Payout) => `  ${p.researcher}  ${wei(p.wei)} wei`)])
+]
+
+/**
+ * The printed output of a replay, piece by piece as results are settled: with `asJson`
+ * the one `market replay --json` document, else a line per submission and a summary.
+ */
+export const replayText = <E, R>(
+  input: ReplayInput,
+  settler: Replay.Settler,
+  results: Stream.Stream<Replay.ReplayResult, E, R>,
+  asJson: boolean
+): Stream.Stream<string, E, R> => {
+  if (asJson) {
+    let first = true
+    const body = Stream.mapChunks(results, (chunk) => {
+      let text = ""
+      for (const result of chunk) {
+        text += (first ? "" : ",") + resultText(result)
+        first = false
+      }
+      return Chunk.of(text)
+    })
+    return Stream.concat(
+      Stream.concat(Stream.make("{\"results\":["), body),
+      Stream.suspend(() => Stream.make(`],${Json.stringify(summaryJson(settler.summary())).slice(1)}\n`))
+    )
+  }
+  const file = input.head
+  const nameWidth = input.submissions.nameWidth
+  const header = `market replay: ${input.submissions.total} submissions, baseline seed ${file.baseline.seed}, ${
+    file.schedule.kind
+  }\n\n`
+  const body = Stream.mapChunks(results, (chunk) => {
+    let text = ""
+    for (const result of chunk) text += `${humanResult(result, nameWidth)}\n`
+    return Chunk.of(text)
+  })
+  return Stream.concat(
+    Stream.concat(Stream.make(header), body),
+    Stream.suspend(() => Stream.make(`${humanSummary(settler.summary(), file).join("\n")}\n`))
+  )
+}
+
