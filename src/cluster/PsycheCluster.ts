@@ -2,15 +2,17 @@
  * The Psyche backend (Nous Research's centralized server and DisTrO clients; SPEC §12).
  *
  * A recipe becomes the coordinator's `state.toml` plus one server and one client per
- * island, launched through `Command`: the server first (the run waits until its port
- * accepts connections), then the clients, each with its own identity key. Every output
- * line is progress. The run ends when a client logs `Saving to <dir>/<run_id>-step<N>`
- * for the final step and the safetensors are on disk: the adapter then stops the server
- * and the clients itself (whether they exit on their own is not documented; the run
- * is `Finished` only after the cooldown that announced the final checkpoint, so a client
- * exiting 0 before that announcement is `CheckpointMalformed` at once). A non-zero exit
- * of any process, such an early exit, the deadline, or interruption kill them all. The
- * claimed loss is the mean over clients of each client's last finite JSON loss line.
+ * island. The shared runner (`internal/Runner.ts`) writes the file, streams every line
+ * as progress and enforces the deadline; this module's supervision starts the server
+ * first (the run waits until its port accepts connections), then the clients, each
+ * with its own identity key, and watches for the end. The run ends when a client logs
+ * `Saving to <dir>/<run_id>-step<N>` for the final step and the safetensors are on
+ * disk: the adapter then stops the server and the clients itself (whether they exit on
+ * their own is not documented; the run is `Finished` only after the cooldown that
+ * announced the final checkpoint, so a client exiting 0 before that announcement is
+ * `CheckpointMalformed` at once). A non-zero exit of any process, such an early exit,
+ * the deadline, or interruption kill them all. The claimed loss is the mean over
+ * clients of each client's last finite JSON loss line.
  *
  * Facts used (from the framework's sources): the `Coordinator` / `CoordinatorConfig`
  * fields and `check()` rules of `shared/coordinator` (`rounds_per_epoch >= 4`,
@@ -26,45 +28,40 @@
 import { FileSystem, Path } from "@effect/platform"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { bytesToHex } from "@noble/hashes/utils.js"
-import { Deferred, Duration, Effect, Either, Layer, Ref, Schema } from "effect"
+import { Duration, Effect, Either, Schema } from "effect"
 import * as NodeNet from "node:net"
 import * as NodePath from "node:path"
 import * as Toml from "smol-toml"
 import * as Artifact from "../domain/Artifact.js"
-import type { TrainedArtifact } from "../domain/Artifact.js"
-import {
-  BackendFailed,
-  BackendUnavailable,
-  CheckpointMalformed,
-  RecipeUnsupported
-} from "../domain/Errors.js"
+import { BackendFailed, CheckpointMalformed, type RecipeUnsupported } from "../domain/Errors.js"
 import { wrapU64 } from "../domain/Money.js"
 import type { Recipe } from "../domain/Recipe.js"
+import type { Requirement } from "./ClusterKind.js"
 import {
-  cannotExpress,
+  asRecord,
+  backendSpec,
   commonOptionFields,
   type CommonSettings,
   commonSettings,
+  type Defaults,
   IntIn,
-  makeRunDirectory,
+  jsonObject,
+  knobRules,
   mean,
   NonEmpty,
   type RecipeField,
-  type Requirement,
   runName,
-  backendCluster,
-  type BackendContext,
   U32_MAX,
-  writeRunFile
+  withDefaults
 } from "./internal/RealBackend.js"
+import * as Runner from "./internal/Runner.js"
 import * as Subprocess from "./internal/Subprocess.js"
-import { progressSink, TrainingCluster } from "./TrainingCluster.js"
 
 /** The backend's name in errors. */
 export const BACKEND = "psyche"
 
 /** The cluster id recorded in artifacts. */
-export const clusterId = "psyche"
+export const clusterId = BACKEND
 
 /** Psyche's coordinator holds at most this many clients (`SOLANA_MAX_NUM_CLIENTS`). */
 export const MAX_CLIENTS = 100
@@ -103,14 +100,11 @@ export const PsycheOptions = Schema.Struct({
 export type PsycheOptions = typeof PsycheOptions.Type
 
 /** The cluster spec `{"kind":"psyche",…}`; unknown fields are rejected. */
-export const PsycheSpec = Schema.Struct({ kind: Schema.Literal("psyche"), ...PsycheOptions.fields }).annotations({
-  identifier: "PsycheSpec",
-  parseOptions: { onExcessProperty: "error" }
-})
+export const PsycheSpec = backendSpec("psyche", PsycheOptions, "PsycheSpec")
 export type PsycheSpec = typeof PsycheSpec.Type
 
 /** The defaults of the Psyche options (values from Psyche's own example configs where it has them). */
-export const defaults = {
+export const defaults: Defaults<PsycheOptions> = {
   server: "psyche-centralized-server",
   client: "psyche-centralized-client",
   modelRepo: "emozilla/llama2-20m-init",
@@ -120,7 +114,7 @@ export const defaults = {
   chunk: 64,
   port: 20_000,
   serverStartSeconds: 10
-} as const
+}
 
 /**
  * Settings no option exposes, fixed at the values of Psyche's example configs: the
@@ -140,30 +134,12 @@ export const fixed = {
 } as const
 
 /** The Psyche options with defaults applied. */
-export interface PsycheSettings extends CommonSettings {
-  readonly server: string
-  readonly client: string
-  readonly modelRepo: string
-  readonly totalSteps: number
-  readonly batchSize: number
-  readonly seqLength: number
-  readonly chunk: number
-  readonly port: number
-  readonly serverStartMillis: number
-}
+export interface PsycheSettings extends CommonSettings, Defaults<PsycheOptions> {}
 
 /** Apply the defaults of the Psyche options. */
 export const settings = (options: PsycheOptions, path: Path.Path): PsycheSettings => ({
   ...commonSettings(options, path),
-  server: options.server ?? defaults.server,
-  client: options.client ?? defaults.client,
-  modelRepo: options.modelRepo ?? defaults.modelRepo,
-  totalSteps: options.totalSteps ?? defaults.totalSteps,
-  batchSize: options.batchSize ?? defaults.batchSize,
-  seqLength: options.seqLength ?? defaults.seqLength,
-  chunk: options.chunk ?? defaults.chunk,
-  port: options.port ?? defaults.port,
-  serverStartMillis: Math.round((options.serverStartSeconds ?? defaults.serverStartSeconds) * 1000)
+  ...withDefaults(defaults, options)
 })
 
 /** What a Psyche cluster needs installed (checked by `trainmarket backends check`): the server and the client. */
@@ -282,52 +258,33 @@ export const identityKey = (seed: bigint, index: number): string => {
  * Psyche's client and batch limits are refused whatever is ignored. Returns the
  * knobs left unapplied.
  */
-export const unappliedKnobs = (
-  recipe: Recipe,
-  options: PsycheSettings
-): Either.Either<ReadonlyArray<RecipeField>, RecipeUnsupported> =>
-  Either.gen(function*() {
-    const notApplied: Array<RecipeField> = []
-    if (recipe.innerSteps !== 1) {
-      notApplied.push(
-        yield* cannotExpress(
-          BACKEND,
-          options.ignore,
-          "innerSteps",
-          `DisTrO synchronises every step; Psyche has no sync interval to set to ${recipe.innerSteps}`
-        )
-      )
-    }
-    notApplied.push(
-      yield* cannotExpress(
-        BACKEND,
-        options.ignore,
-        "outerLr",
-        "DisTrO applies the decoded update with the schedule's learning rate; Psyche has no outer optimizer or outer learning rate"
-      )
-    )
-    const islands = recipe.islands
-    if (islands > MAX_CLIENTS) {
-      return yield* Either.left(
-        new RecipeUnsupported({
-          backend: BACKEND,
-          field: "islands",
-          reason: `Psyche's coordinator holds at most ${MAX_CLIENTS} clients, not ${islands}`
-        })
-      )
-    }
-    const globalBatch = islands * options.batchSize
-    if (globalBatch > 65535) {
-      return yield* Either.left(
-        new RecipeUnsupported({
-          backend: BACKEND,
-          field: "islands",
-          reason: `the global batch ${islands} × ${options.batchSize} exceeds Psyche's limit of 65535`
-        })
-      )
-    }
-    return notApplied
-  })
+export const unappliedKnobs = knobRules<PsycheSettings>(BACKEND, [
+  {
+    field: "innerSteps",
+    check: (recipe) =>
+      recipe.innerSteps === 1 ? undefined :
+        `DisTrO synchronises every step; Psyche has no sync interval to set to ${recipe.innerSteps}`
+  },
+  {
+    field: "outerLr",
+    check: () =>
+      "DisTrO applies the decoded update with the schedule's learning rate; Psyche has no outer optimizer or outer learning rate"
+  },
+  {
+    field: "islands",
+    hard: true,
+    check: (recipe) =>
+      recipe.islands <= MAX_CLIENTS ? undefined :
+        `Psyche's coordinator holds at most ${MAX_CLIENTS} clients, not ${recipe.islands}`
+  },
+  {
+    field: "islands",
+    hard: true,
+    check: (recipe, options) =>
+      recipe.islands * options.batchSize <= 65535 ? undefined :
+        `the global batch ${recipe.islands} × ${options.batchSize} exceeds Psyche's limit of 65535`
+  }
+])
 
 /**
  * Map a recipe onto Psyche's state and launch (pure). Knobs: `islands` -> clients
@@ -341,8 +298,7 @@ export const psycheConfig = (
   options: PsycheSettings,
   runDir: string
 ): Either.Either<PsychePlan, RecipeUnsupported> =>
-  Either.gen(function*() {
-    const notApplied = yield* unappliedKnobs(recipe, options)
+  Either.map(unappliedKnobs(recipe, options), (notApplied) => {
     const islands = recipe.islands
     const globalBatch = islands * options.batchSize
     const runId = runName(Artifact.ref({ recipe, trainSeed: seed }))
@@ -410,17 +366,7 @@ export const psycheConfig = (
         return {
           island,
           command: options.client,
-          args: [
-            "train",
-            "--run-id",
-            runId,
-            "--server-addr",
-            serverAddress,
-            "--logs",
-            "json",
-            "--checkpoint-dir",
-            checkpointDir
-          ],
+          args: ["train", "--run-id", runId, "--server-addr", serverAddress, "--logs", "json", "--checkpoint-dir", checkpointDir],
           env: { RAW_IDENTITY_SECRET_KEY: identityKey(seed, island) },
           checkpointDir
         }
@@ -437,22 +383,10 @@ export interface LossLine {
   readonly loss: number
 }
 
-const asRecord = (value: unknown): Readonly<Record<string, unknown>> | undefined =>
-  typeof value === "object" && value !== null && !Array.isArray(value) ? Object.fromEntries(Object.entries(value)) : undefined
-
 /** The fields of a JSON log line: tracing's flattened fields, or its nested `fields` object. */
 const jsonFields = (line: string): Readonly<Record<string, unknown>> | undefined => {
-  const trimmed = line.trim()
-  if (!trimmed.startsWith("{")) return undefined
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(trimmed)
-  } catch {
-    return undefined
-  }
-  const top = asRecord(parsed)
-  if (top === undefined) return undefined
-  const nested = asRecord(top.fields)
+  const top = jsonObject(line)
+  const nested = asRecord(top?.fields)
   return nested === undefined ? top : { ...top, ...nested }
 }
 
@@ -481,6 +415,34 @@ export const parseSavingLine = (line: string): string | undefined => {
 export const checkpointStep = (checkpoint: string, runId: string): number | undefined => {
   const match = /-step(\d+)$/.exec(NodePath.basename(checkpoint))
   return match !== null && NodePath.basename(checkpoint) === `${runId}-step${match[1]}` ? Number(match[1]) : undefined
+}
+
+/** What the clients said so far. */
+export interface RunLog {
+  /** Per client: the last finite loss line. */
+  readonly losses: ReadonlyMap<number, LossLine>
+  /** The final checkpoint a client announced. */
+  readonly final: string | undefined
+  /** Every checkpoint announced. */
+  readonly saved: ReadonlyArray<string>
+}
+
+/** Read one output line (pure): clients' loss and `Saving to` lines; the server's lines are progress only. */
+export const parseLine = (log: RunLog, line: Subprocess.OutputLine, plan: PsychePlan): Runner.Parsed<RunLog> => {
+  const island = line.island
+  if (island === undefined) return { state: log }
+  const loss = parseLossLine(line.text)
+  const saving = parseSavingLine(line.text)
+  const step = saving === undefined ? undefined : checkpointStep(saving, plan.runId)
+  const isFinal = step !== undefined && step >= plan.finalStep
+  return {
+    state: {
+      losses: loss !== undefined && Number.isFinite(loss.loss) ? new Map(log.losses).set(island, loss) : log.losses,
+      saved: saving === undefined ? log.saved : [...log.saved, saving],
+      final: isFinal ? saving : log.final
+    },
+    progress: { island, ...(loss === undefined ? {} : { step: loss.step, loss: loss.loss }) }
+  }
 }
 
 /** Whether something accepts TCP connections on `host:port` now. */
@@ -531,154 +493,93 @@ const awaitWritten = (checkpoint: string): Effect.Effect<string, never, FileSyst
     }
   }).pipe(Subprocess.onRealClock)
 
-interface RunState {
-  /** Per client: the last finite loss line. */
-  readonly losses: ReadonlyMap<number, LossLine>
-  /** The final checkpoint a client announced. */
-  readonly final: string | undefined
-  /** Every checkpoint announced. */
-  readonly saved: ReadonlyArray<string>
+const malformed = (reason: string) => new CheckpointMalformed({ backend: BACKEND, reason })
+
+/**
+ * Start the server, then (once its port answers, or after `serverStartSeconds`) the
+ * clients, and wait for the end: the final checkpoint announced and written. A process
+ * exiting non-zero fails the run; a client (or the server) exiting 0 before the final
+ * checkpoint was announced fails it at once; if every client exits, the final
+ * checkpoint must hold safetensors. Returns the final checkpoint.
+ */
+const supervise = ({ plan, runDir, settings: resolved, start, state, when }: Runner.Supervision<PsycheSettings, PsychePlan, RunLog>) =>
+  Effect.gen(function*() {
+    const server = yield* start({ label: "server", command: plan.server.command, args: plan.server.args, cwd: runDir })
+    yield* Effect.raceFirst(
+      Effect.raceFirst(
+        waitForPort("localhost", resolved.port),
+        Effect.sleep(Duration.millis(Math.round(resolved.serverStartSeconds * 1000))).pipe(Subprocess.onRealClock)
+      ),
+      Effect.flatMap(server.exited, (exit) =>
+        Effect.fail(
+          new BackendFailed({
+            backend: `${BACKEND} (server)`,
+            exitCode: exit.exitCode,
+            stderrTail: exit.stderrTail === "" ? "the server exited before accepting clients" : exit.stderrTail
+          })
+        ))
+    )
+    const clients = yield* Effect.forEach(plan.clients, ({ island, command, args, env }) =>
+      start({ label: `client ${island}`, island, command, args, env, cwd: runDir }))
+    // The final checkpoint written to disk ends the run...
+    const finished = Effect.flatMap(when((log) => log.final), awaitWritten)
+    // ...unless a process fails first, or a client exits before the final checkpoint
+    // was announced (its output is read to the end before `succeeded` completes, so
+    // an announcement it made itself counts), or every client exits and the final
+    // checkpoint holds no safetensors.
+    const finalOf = (label: string) =>
+      Effect.flatMap(state, (log) =>
+        log.final !== undefined ? Effect.succeed(log.final) : Effect.fail(
+          malformed(
+            `${label} exited before the final step ${plan.finalStep}'s checkpoint was saved` +
+              (log.saved.length === 0 ? " (no \"Saving to\" line at all)" : ` (saved: ${log.saved.join(", ")})`)
+          )
+        ))
+    // The server never exits by itself: if it does, the run ends with the final
+    // checkpoint it had (still checked on disk), or fails now rather than at the deadline.
+    const serverWatch = Effect.flatMap(server.succeeded, () => Effect.flatMap(finalOf("the server"), awaitWritten))
+    const clientsWatch = Effect.zipRight(
+      Effect.forEach(clients, (client) => Effect.flatMap(client.succeeded, () => finalOf(client.label)), {
+        concurrency: "unbounded",
+        discard: true
+      }),
+      Effect.gen(function*() {
+        const final = yield* finalOf("every client")
+        if ((yield* safetensorsSize(final)) !== undefined) return final
+        return yield* malformed(`the final checkpoint ${final} holds no safetensors`)
+      })
+    )
+    return yield* Effect.raceFirst(finished, Effect.raceFirst(serverWatch, clientsWatch))
+  })
+
+/** The Psyche backend as the shared runner runs it: `state.toml`, a server, one client per island. */
+export const backend: Runner.Backend<PsycheOptions, PsycheSettings, PsychePlan, RunLog, string> = {
+  name: BACKEND,
+  settings: (options) => Effect.map(Path.Path, (path) => settings(options, path)),
+  requirements,
+  unapplied: unappliedKnobs,
+  plan: psycheConfig,
+  files: (plan) => [{ path: plan.statePath, text: plan.toml }],
+  directories: (plan) => plan.clients.map((client) => client.checkpointDir),
+  initial: { losses: new Map(), final: undefined, saved: [] },
+  parse: parseLine,
+  supervise,
+  finish: ({ state, done }) => {
+    const losses = [...state.losses.values()].map((line) => line.loss)
+    return losses.length === 0
+      ? Effect.fail(malformed("no client logged a finite \"integration_test_log_marker\":\"loss\" line"))
+      : Effect.succeed({ trainLoss: mean(losses), checkpoint: done })
+  }
 }
 
 /** Build the Psyche cluster (options already decoded). */
-export const make = (
-  options: PsycheOptions
-): Effect.Effect<TrainingCluster["Type"], never, BackendContext> =>
-  Effect.gen(function*() {
-    const path = yield* Path.Path
-    const resolved = settings(options, path)
-    const publish = yield* progressSink
+export const make = Runner.make(backend)
 
-    return yield* backendCluster(clusterId, resolved.tee, (recipe, trainSeed) =>
-      Effect.gen(function*() {
-        const name = runName(Artifact.ref({ recipe, trainSeed }))
-        // a recipe Psyche cannot express starts nothing and leaves no run directory
-        yield* unappliedKnobs(recipe, resolved)
-        const runDir = yield* makeRunDirectory(BACKEND, resolved.checkpointDir, `psyche-${name.slice(-16)}-`)
-        const plan = yield* psycheConfig(recipe, trainSeed, resolved, runDir)
-        yield* writeRunFile(BACKEND, plan.statePath, plan.toml)
-        const fs = yield* FileSystem.FileSystem
-        yield* Effect.forEach(plan.clients, (client) => fs.makeDirectory(client.checkpointDir, { recursive: true })).pipe(
-          Effect.mapError((error) =>
-            new BackendUnavailable({ backend: BACKEND, missing: `a writable checkpoint directory (${error.message})` })
-          )
-        )
+/** The Psyche cluster with chosen options (decoded from `{"kind":"psyche",…}` or built in code). */
+export const layerWith = Runner.layerWith(backend)
 
-        const progress = yield* Ref.make<RunState>({ losses: new Map(), final: undefined, saved: [] })
-        const finalAnnounced = yield* Deferred.make<string>()
-        const onLine = (line: Subprocess.OutputLine) =>
-          Effect.gen(function*() {
-            const loss = line.island === undefined ? undefined : parseLossLine(line.text)
-            const saving = line.island === undefined ? undefined : parseSavingLine(line.text)
-            if (loss !== undefined && line.island !== undefined && Number.isFinite(loss.loss)) {
-              const island = line.island
-              yield* Ref.update(progress, (s) => ({ ...s, losses: new Map(s.losses).set(island, loss) }))
-            }
-            if (saving !== undefined) {
-              const step = checkpointStep(saving, plan.runId)
-              const isFinal = step !== undefined && step >= plan.finalStep
-              yield* Ref.update(progress, (s) => ({
-                ...s,
-                saved: [...s.saved, saving],
-                final: isFinal ? saving : s.final
-              }))
-              if (isFinal) yield* Deferred.succeed(finalAnnounced, saving)
-            }
-            yield* publish({
-              clusterId,
-              line: line.text,
-              ...(line.island === undefined ? {} : { island: line.island }),
-              ...(loss === undefined ? {} : { step: loss.step, loss: loss.loss })
-            })
-          })
-        const supervise = { backend: BACKEND, onLine }
+/** The Psyche cluster with every default: the bare spec `{"kind":"psyche"}` (the executables on `PATH`). */
+export const layer = layerWith({})
 
-        const checkpoint = yield* Effect.gen(function*() {
-          const server = yield* Subprocess.start({
-            label: "server",
-            command: plan.server.command,
-            args: plan.server.args,
-            cwd: runDir
-          }, supervise)
-          yield* Effect.raceFirst(
-            Effect.raceFirst(
-              waitForPort("localhost", resolved.port),
-              Effect.sleep(Duration.millis(resolved.serverStartMillis)).pipe(Subprocess.onRealClock)
-            ),
-            Effect.flatMap(server.exited, (exit) =>
-              Effect.fail(
-                new BackendFailed({
-                  backend: `${BACKEND} (server)`,
-                  exitCode: exit.exitCode,
-                  stderrTail: exit.stderrTail === "" ? "the server exited before accepting clients" : exit.stderrTail
-                })
-              ))
-          )
-          const clients = yield* Effect.forEach(plan.clients, (client) =>
-            Subprocess.start({
-              label: `client ${client.island}`,
-              island: client.island,
-              command: client.command,
-              args: client.args,
-              env: client.env,
-              cwd: runDir
-            }, supervise))
-          // The final checkpoint written to disk ends the run...
-          const finished = Effect.flatMap(Deferred.await(finalAnnounced), awaitWritten)
-          // ...unless a process fails first, or a client exits before the final checkpoint
-          // was announced (its output is read to the end before `succeeded` completes, so
-          // an announcement it made itself counts), or every client exits and the final
-          // checkpoint holds no safetensors.
-          const finalOf = (label: string) =>
-            Effect.flatMap(Ref.get(progress), (state) =>
-              state.final !== undefined ? Effect.succeed(state.final) : Effect.fail(
-                new CheckpointMalformed({
-                  backend: BACKEND,
-                  reason: `${label} exited before the final step ${plan.finalStep}'s checkpoint was saved` +
-                    (state.saved.length === 0 ? " (no \"Saving to\" line at all)" : ` (saved: ${state.saved.join(", ")})`)
-                })
-              ))
-          // The server never exits by itself: if it does, the run ends with the final
-          // checkpoint it had (still checked on disk), or fails now rather than at the deadline.
-          const serverWatch = Effect.flatMap(server.succeeded, () => Effect.flatMap(finalOf("the server"), awaitWritten))
-          const clientsWatch = Effect.zipRight(
-            Effect.forEach(clients, (client) => Effect.flatMap(client.succeeded, () => finalOf(client.label)), {
-              concurrency: "unbounded",
-              discard: true
-            }),
-            Effect.gen(function*() {
-              const final = yield* finalOf("every client")
-              if ((yield* safetensorsSize(final)) !== undefined) return final
-              return yield* new CheckpointMalformed({
-                backend: BACKEND,
-                reason: `the final checkpoint ${final} holds no safetensors`
-              })
-            })
-          )
-          return yield* Effect.raceFirst(finished, Effect.raceFirst(serverWatch, clientsWatch))
-        }).pipe(Subprocess.withDeadline({ clusterId, deadlineMillis: resolved.deadlineMillis }))
-
-        const state = yield* Ref.get(progress)
-        const losses = [...state.losses.values()].map((line) => line.loss)
-        if (losses.length === 0) {
-          return yield* new CheckpointMalformed({
-            backend: BACKEND,
-            reason: "no client logged a finite \"integration_test_log_marker\":\"loss\" line"
-          })
-        }
-        return {
-          recipe,
-          trainSeed,
-          trainLoss: mean(losses),
-          clusterId,
-          checkpoint,
-          notApplied: plan.notApplied
-        } satisfies TrainedArtifact
-      }))
-  })
-
-/** The Psyche cluster as a layer (options decoded from `{"kind":"psyche",…}` or built in code). */
-export const layer = (
-  options: PsycheOptions
-): Layer.Layer<TrainingCluster, never, BackendContext> =>
-  Layer.effect(TrainingCluster, make(options))
+/** `{"kind":"psyche",…}` in the registry of cluster kinds (`ClusterSpec.ts`). */
+export const kind = Runner.kind(BACKEND, PsycheSpec, backend)
