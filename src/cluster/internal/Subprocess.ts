@@ -20,7 +20,7 @@
  *   end of stderr, and `withDeadline` turns a run past its deadline (on the Effect
  *   `Clock`) into `TrainingTimeout` after its processes are gone.
  *
- * Typical use (see `PrimeCluster.ts`, `PsycheCluster.ts`):
+ * Typical use (`Runner.ts` does this for every backend, with the backend's line parser):
  *
  *     const run = Effect.gen(function*() {
  *       const islands = yield* Effect.forEach(specs, (spec) => Subprocess.start(spec, { backend: "prime", onLine }))
