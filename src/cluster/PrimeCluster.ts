@@ -11,23 +11,17 @@
  * checkpoint is checked on disk. Everything here is a claim for provenance; the
  * referee re-scores.
  *
- * Facts used (from the framework's sources): the config fields and validators of
- * `src/zeroband/config.py` (`[diloco]` only has `compression = "no" | "uint8"`; `[ckpt]`
- * `path` and `interval` are set together, the interval a multiple of `inner_steps`);
- * the training loop of `train.py` (it breaks only after an outer step once
- * `step >= total_steps`, checkpoints after an outer step when `step % interval == 0`,
- * and seeds torch with a hard-coded 42); the log format `HH:MM:SS [INFO] [Rank 0] …` of
- * `utils/logger.py` on stderr; `Saved checkpoint to <ckpt.path>/step_<n> in <s> seconds`
- * from `checkpoint.py`; the launch layout of `scripts/simulate_multi_node_diloco.sh`.
+ * What prime reads and prints (its TOML config, the launch line, its log lines) lives
+ * in `internal/PrimeFormat.ts`, with the facts from the framework's sources it relies on.
  */
 import { FileSystem, Path } from "@effect/platform"
 import { Effect, Either, Schema } from "effect"
 import * as NodePath from "node:path"
-import * as Toml from "smol-toml"
 import * as Artifact from "../domain/Artifact.js"
 import { CheckpointMalformed, type ClusterInvalid, type RecipeUnsupported } from "../domain/Errors.js"
 import type { Recipe } from "../domain/Recipe.js"
 import type { Requirement } from "./ClusterKind.js"
+import * as Format from "./internal/PrimeFormat.js"
 import {
   backendSpec,
   commonOptionFields,
@@ -46,23 +40,14 @@ import {
 } from "./internal/RealBackend.js"
 import * as Runner from "./internal/Runner.js"
 
+/** What prime reads and prints (its TOML config, launch line, step arithmetic, log lines). */
+export * from "./internal/PrimeFormat.js"
+
 /** The backend's name in errors. */
 export const BACKEND = "prime"
 
 /** The cluster id recorded in artifacts. */
 export const clusterId = BACKEND
-
-/** The training script, relative to the prime checkout. */
-export const TRAIN_SCRIPT = "src/zeroband/train.py"
-
-/** Model size presets prime knows (`name_model`). */
-export const ModelPreset = Schema.Literal("debugmodel", "70M", "150M", "271M", "1B", "7B", "10B", "13B", "26B", "70B")
-  .annotations({ message: () => ({ message: "must be one of debugmodel, 70M, 150M, 271M, 1B, 7B, 10B, 13B, 26B, 70B", override: true }) })
-export type ModelPreset = typeof ModelPreset.Type
-
-/** Model families prime knows (`type_model`). */
-export const ModelType = Schema.Literal("llama2", "llama3").annotations({ message: () => ({ message: "must be llama2 or llama3", override: true }) })
-export type ModelType = typeof ModelType.Type
 
 /** The options of `{"kind":"prime",…}` (SPEC §14); every field is optional. */
 export const PrimeOptions = Schema.Struct({
@@ -74,9 +59,9 @@ export const PrimeOptions = Schema.Struct({
   /** GPUs (torchrun workers) per island (default 1). */
   gpusPerIsland: Schema.optional(IntIn(1, 1024)),
   /** `name_model` (default `150M`). */
-  model: Schema.optional(ModelPreset),
+  model: Schema.optional(Format.ModelPreset),
   /** `type_model` (default `llama3`). */
-  modelType: Schema.optional(ModelType),
+  modelType: Schema.optional(Format.ModelType),
   /** `[optim] batch_size`, samples per island per step (default 512). */
   batchSize: Schema.optional(IntIn(1, 2 ** 31 - 1)),
   /** `[train] micro_bs` (default 16). */
@@ -152,27 +137,8 @@ export const requirements = (options: PrimeSettings): ReadonlyArray<Requirement>
     cwd: options.workdir
   },
   { kind: "path", what: "working directory", path: options.workdir },
-  { kind: "path", what: "training script", path: NodePath.join(options.workdir, TRAIN_SCRIPT) }
+  { kind: "path", what: "training script", path: NodePath.join(options.workdir, Format.TRAIN_SCRIPT) }
 ]
-
-/** The TOML document prime reads; integers are `bigint` so they serialise as TOML integers. */
-export interface PrimeDocument {
-  readonly name_model: ModelPreset
-  readonly type_model: ModelType
-  readonly project: string
-  readonly run_name: string
-  readonly metric_logger_type: "dummy"
-  readonly diloco: { readonly inner_steps: bigint; readonly outer_lr: number; readonly compression: "no" | "uint8" }
-  readonly optim: {
-    readonly batch_size: bigint
-    readonly warmup_steps: bigint
-    readonly total_steps: bigint
-    readonly optim: { readonly lr: number }
-  }
-  readonly train: { readonly micro_bs: bigint }
-  readonly data: { readonly dataset_name_or_paths: string; readonly seq_length: bigint; readonly fake: boolean }
-  readonly ckpt: { readonly path: string; readonly interval: bigint }
-}
 
 /** How one island is launched. */
 export interface IslandLaunch {
@@ -193,7 +159,7 @@ export interface IslandLaunch {
 export interface PrimePlan {
   readonly runName: string
   /** The run's config; island i's file differs only in `[ckpt] path` (its own directory). */
-  readonly document: PrimeDocument
+  readonly document: Format.PrimeDocument
   readonly islands: ReadonlyArray<IslandLaunch>
   /** Inner steps the run trains (`total_steps`, a multiple of `inner_steps`). */
   readonly totalSteps: number
@@ -201,20 +167,6 @@ export interface PrimePlan {
   readonly finalCheckpoints: ReadonlyArray<string>
   readonly notApplied: ReadonlyArray<RecipeField>
 }
-
-/**
- * Inner steps actually trained: prime stops only after an outer step, so the
- * requested count is rounded up to a multiple of `innerSteps` (at least one outer step).
- */
-export const roundedTotalSteps = (totalSteps: number, innerSteps: number): number =>
-  Math.ceil(totalSteps / innerSteps) * innerSteps
-
-/** LR warmup: prime's default of 1000 steps, but at most a tenth of the run so the recipe's lr is reached. */
-export const warmupSteps = (totalSteps: number): number => Math.min(1000, Math.floor(totalSteps / 10))
-
-/** The devices of island `island`: `gpus` consecutive GPU indices, as the framework's launch script assigns them. */
-const cudaDevices = (island: number, gpus: number): string =>
-  Array.from({ length: gpus }, (_, k) => island * gpus + k).join(",")
 
 /**
  * Check a recipe against what prime can express (pure): `keepFraction` 1 maps to
@@ -243,7 +195,7 @@ export const unappliedKnobs = knobRules<PrimeSettings>(BACKEND, [
     field: "innerSteps",
     hard: true,
     check: (recipe, options) =>
-      Number.isSafeInteger(roundedTotalSteps(options.totalSteps, recipe.innerSteps)) ? undefined :
+      Number.isSafeInteger(Format.roundedTotalSteps(options.totalSteps, recipe.innerSteps)) ? undefined :
         `rounding totalSteps up to a multiple of innerSteps ${recipe.innerSteps} gives more steps than a config can hold`
   }
 ])
@@ -263,98 +215,29 @@ export const primeConfig = (
   runDir: string
 ): Either.Either<PrimePlan, RecipeUnsupported> =>
   Either.map(unappliedKnobs(recipe, options), (notApplied) => {
-    const islands = recipe.islands
-    const totalSteps = roundedTotalSteps(options.totalSteps, recipe.innerSteps)
+    const totalSteps = Format.roundedTotalSteps(options.totalSteps, recipe.innerSteps)
     const name = runName(Artifact.ref({ recipe, trainSeed: seed }))
     const checkpointBase = NodePath.join(runDir, "ckpt")
-    const document: PrimeDocument = {
-      name_model: options.model,
-      type_model: options.modelType,
-      project: "trainmarket",
-      run_name: name,
-      metric_logger_type: "dummy",
-      diloco: { inner_steps: BigInt(recipe.innerSteps), outer_lr: recipe.outerLr, compression: "no" },
-      optim: {
-        batch_size: BigInt(options.batchSize),
-        warmup_steps: BigInt(warmupSteps(totalSteps)),
-        total_steps: BigInt(totalSteps),
-        optim: { lr: recipe.innerLr }
-      },
-      train: { micro_bs: BigInt(options.microBatch) },
-      data: { dataset_name_or_paths: options.dataset, seq_length: BigInt(options.seqLength), fake: options.fakeData },
-      ckpt: { path: checkpointBase, interval: BigInt(totalSteps) }
-    }
-    const [command, ...prefix] = options.launcher
-    const launches = Array.from({ length: islands }, (_, island): IslandLaunch => {
-      const rendezvousPort = options.basePort + options.gpusPerIsland + island
+    const islands = Array.from({ length: recipe.islands }, (_, island): IslandLaunch => {
       const checkpointPath = NodePath.join(checkpointBase, `island-${island}`)
       const configPath = NodePath.join(runDir, `config-island-${island}.toml`)
-      const own: PrimeDocument = { ...document, ckpt: { ...document.ckpt, path: checkpointPath } }
-      return {
-        island,
-        command,
-        args: [
-          ...prefix,
-          "--nproc_per_node",
-          String(options.gpusPerIsland),
-          "--rdzv-endpoint",
-          `localhost:${rendezvousPort}`,
-          TRAIN_SCRIPT,
-          `@${configPath}`,
-          "--data.data_rank",
-          String(island),
-          "--data.data_world_size",
-          String(islands)
-        ],
-        env: {
-          GLOBAL_ADDR: "localhost",
-          GLOBAL_PORT: String(options.basePort),
-          GLOBAL_WORLD_SIZE: String(islands),
-          GLOBAL_RANK: String(island),
-          GLOBAL_UNIQUE_ID: String(island),
-          CUDA_VISIBLE_DEVICES: cudaDevices(island, options.gpusPerIsland),
-          GLOO_SOCKET_IFNAME: "lo"
-        },
-        cwd: options.workdir,
-        configPath,
-        toml: Toml.stringify(own, { numbersAsFloat: true }),
-        checkpointPath,
-        rendezvousPort
-      }
+      const line = Format.islandLine(options.launcher, options.gpusPerIsland, options.basePort, island, recipe.islands, configPath)
+      const own = Format.document(recipe, options, { name, totalSteps, checkpointPath })
+      return { island, ...line, cwd: options.workdir, configPath, toml: Format.toml(own), checkpointPath }
     })
     return {
       runName: name,
-      document,
-      islands: launches,
+      document: Format.document(recipe, options, { name, totalSteps, checkpointPath: checkpointBase }),
+      islands,
       totalSteps,
-      finalCheckpoints: launches.map((launch) => NodePath.join(launch.checkpointPath, `step_${totalSteps}`)),
+      finalCheckpoints: islands.map((launch) => NodePath.join(launch.checkpointPath, `step_${totalSteps}`)),
       notApplied
     }
   })
 
-/** A parsed `step: n, loss: x` line of an island's rank 0. */
-export interface StepLine {
-  readonly step: number
-  readonly loss: number
-}
-
-const STEP_LINE = /\[Rank 0\] step: (\d+), loss: ([^,\s]+)/
-const CHECKPOINT_LINE = /Saved checkpoint to (.+?)(?: in \S+ seconds)?$/
-
-/** Parse prime's per-step log line (`HH:MM:SS [INFO] [Rank 0] step: 12, loss: 2.3456, …`). */
-export const parseStepLine = (line: string): StepLine | undefined => {
-  const match = STEP_LINE.exec(line)
-  if (match === null) return undefined
-  const loss = Number(match[2])
-  return Number.isNaN(loss) && match[2]?.toLowerCase() !== "nan" ? undefined : { step: Number(match[1]), loss }
-}
-
-/** Parse prime's checkpoint log line (`… Saved checkpoint to <path> in <s> seconds`). */
-export const parseCheckpointLine = (line: string): string | undefined => CHECKPOINT_LINE.exec(line)?.[1]?.trim()
-
 /** What one island logged so far: its last step line and every checkpoint it saved. */
 export interface IslandOutcome {
-  readonly lastStep: StepLine | undefined
+  readonly lastStep: Format.StepLine | undefined
   readonly checkpoints: ReadonlyArray<string>
 }
 
@@ -365,10 +248,13 @@ export type PrimeState = ReadonlyMap<number, IslandOutcome>
  * Read one line of an island (pure). Prime logs to stderr; a line of the same shape on
  * stdout (another logger setup) counts too.
  */
-export const parseLine = (state: PrimeState, line: { readonly island: number | undefined; readonly text: string }) => {
+export const parseLine = (
+  state: PrimeState,
+  line: { readonly island: number | undefined; readonly text: string }
+): Runner.Parsed<PrimeState> => {
   const island = line.island ?? 0
-  const step = parseStepLine(line.text)
-  const checkpoint = parseCheckpointLine(line.text)
+  const step = Format.parseStepLine(line.text)
+  const checkpoint = Format.parseCheckpointLine(line.text)
   const outcome = state.get(island) ?? { lastStep: undefined, checkpoints: [] }
   const next = step !== undefined
     ? { ...outcome, lastStep: step }
