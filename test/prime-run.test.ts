@@ -7,6 +7,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as ClusterSpec from "../src/cluster/ClusterSpec.js"
@@ -96,6 +97,12 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
       // 5 steps requested with H = 2: three outer steps, checkpoint at step 6
       assert.match(artifact.checkpoint ?? "", /\/ckpt\/island-0\/step_6$/)
       assert.isTrue(fs.statSync(artifact.checkpoint ?? "").isDirectory())
+      // the checkpoint directory's hash (SPEC §15.1): one file the stand-in wrote, one manifest line
+      const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
+      assert.strictEqual(
+        artifact.checkpointSha256,
+        sha256(`__0_0.distcp ${sha256("weights of island 0 at step 6")}\n`)
+      )
       const island = received(got, 0)
       assert.strictEqual(island.config.diloco.inner_steps, "2n")
       assert.strictEqual(island.config.diloco.outer_lr, 0.7)

@@ -9,6 +9,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as ClusterSpec from "../src/cluster/ClusterSpec.js"
@@ -91,6 +92,14 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
       assert.deepStrictEqual(artifact.notApplied, ["outerLr"])
       assert.match(artifact.checkpoint ?? "", /\/client-0\/trainmarket-[0-9a-f]{16}-step6$/)
       assert.isTrue(fs.existsSync(path.join(artifact.checkpoint ?? "", "model.safetensors")))
+      // the checkpoint directory's hash (SPEC §15.1): sorted "<path> <sha256>" lines of its files
+      const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex")
+      const files = fs.readdirSync(artifact.checkpoint ?? "", { recursive: true, encoding: "utf8" })
+        .filter((file) => fs.statSync(path.join(artifact.checkpoint ?? "", file)).isFile())
+        .sort()
+      assert.include(files, "model.safetensors")
+      const manifest = files.map((file) => `${file} ${sha256(fs.readFileSync(path.join(artifact.checkpoint ?? "", file)))}\n`).join("")
+      assert.strictEqual(artifact.checkpointSha256, sha256(manifest))
       // the server stand-in never exits and the client stays: both were stopped
       assert.isTrue(fs.existsSync(path.join(pids, "server.pid")))
       allGone(pids)
