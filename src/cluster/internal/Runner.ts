@@ -22,8 +22,7 @@
  * removed once its processes are gone; a successful run's stays (the artifact points
  * into it).
  */
-import type { CommandExecutor, FileSystem, Path } from "@effect/platform"
-import { FileSystem as Fs } from "@effect/platform"
+import { type CommandExecutor, FileSystem, type Path } from "@effect/platform"
 import type { Schema, Scope } from "effect"
 import { Effect, Either, Exit, Layer, Option, Stream, SubscriptionRef } from "effect"
 import * as Artifact from "../../domain/Artifact.js"
@@ -137,7 +136,7 @@ const requirePath = (
   backend: string,
   requirement: Extract<Requirement, { readonly kind: "path" }>
 ): Effect.Effect<void, BackendUnavailable, FileSystem.FileSystem> =>
-  Effect.flatMap(Fs.FileSystem, (fs) => fs.exists(requirement.path)).pipe(
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.exists(requirement.path)).pipe(
     Effect.orElseSucceed(() => false),
     Effect.flatMap((exists) =>
       exists ? Effect.void : Effect.fail(
@@ -151,7 +150,7 @@ const requirePath = (
 
 /** Create what a run needs on disk; a failure means the run directory is unusable. */
 const prepare = (backend: string, files: ReadonlyArray<RunFile>, directories: ReadonlyArray<string>) =>
-  Effect.flatMap(Fs.FileSystem, (fs) =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) =>
     Effect.zipRight(
       Effect.forEach(files, (file) =>
         fs.writeFileString(file.path, file.text).pipe(
