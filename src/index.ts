@@ -4,18 +4,22 @@
  * trust is not: the `Scorer` re-scores every artifact on a held-out split.
  */
 export * as Artifact from "./domain/Artifact.js"
+export * as CheckpointHash from "./domain/CheckpointHash.js"
 export * as Errors from "./domain/Errors.js"
 export * as Jitter from "./domain/Jitter.js"
 export * as Measurement from "./domain/Measurement.js"
 export * as Money from "./domain/Money.js"
 export * as Recipe from "./domain/Recipe.js"
 
+export * as Backends from "./cluster/Backends.js"
+export * as ClusterKind from "./cluster/ClusterKind.js"
 export * as ClusterSpec from "./cluster/ClusterSpec.js"
 export * as CpuDilocoCluster from "./cluster/CpuDilocoCluster.js"
 export * as HierarchicalCluster from "./cluster/HierarchicalCluster.js"
 export * as LocalSimCluster from "./cluster/LocalSimCluster.js"
 export * as PrimeCluster from "./cluster/PrimeCluster.js"
 export * as PsycheCluster from "./cluster/PsycheCluster.js"
+export * as Runs from "./cluster/Runs.js"
 export * as SealedCluster from "./cluster/SealedCluster.js"
 export { TrainingCluster, TrainingProgress } from "./cluster/TrainingCluster.js"
 export type { Isolation, ProgressEvent } from "./cluster/TrainingCluster.js"

@@ -1,11 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { tempDir } from "./fixtures/standins.js"
 import { keccakHex, localRefereeHash as refereeHash, TAG } from "./support/attestation.js"
 import { type CliResult, jsonOf, runInProcess } from "./support/cli.js"
 
-const dir = mkdtempSync(join(tmpdir(), "trainmarket-attest-"))
+const dir = tempDir("attest")
 const write = (name: string, value: unknown): string => {
   const path = join(dir, name)
   writeFileSync(path, typeof value === "string" ? value : JSON.stringify(value))

@@ -1,16 +1,16 @@
 import { assert, describe, it } from "@effect/vitest"
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Either, Schema } from "effect"
 import fc from "fast-check"
 import { isPlainSubmission, MarketSubmission, resultJson, resultText } from "../src/files/MarketFile.js"
 import { stringify } from "../src/files/Json.js"
+import { tempDir } from "./fixtures/standins.js"
 import { jsonOf, runInProcess } from "./support/cli.js"
 import { measureRef, type RefRecipe, trainLossRef } from "./support/referenceModel.js"
 import { close, vectors } from "./support/vectors.js"
 
-const dir = mkdtempSync(join(tmpdir(), "trainmarket-market-"))
+const dir = tempDir("market")
 const write = (name: string, content: unknown): string => {
   const path = join(dir, name)
   writeFileSync(path, typeof content === "string" ? content : JSON.stringify(content))

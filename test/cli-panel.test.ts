@@ -1,12 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { tempDir } from "./fixtures/standins.js"
 import { jsonOf, runInProcess } from "./support/cli.js"
 import { trainLossRef } from "./support/referenceModel.js"
 import { close, vectors } from "./support/vectors.js"
 
-const dir = mkdtempSync(join(tmpdir(), "trainmarket-panel-"))
+const dir = tempDir("panel")
 
 type PanelCase = (typeof vectors.panel)[number]
 const byName = (name: string): PanelCase => vectors.panel.find((c) => c.name === name)!

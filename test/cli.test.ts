@@ -1,12 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { tempDir } from "./fixtures/standins.js"
 import { jsonOf, repoRoot, runCli } from "./support/cli.js"
 import { measureRef, trainLossRef } from "./support/referenceModel.js"
 import { close, vectors } from "./support/vectors.js"
 
-const dir = mkdtempSync(join(tmpdir(), "trainmarket-cli-"))
+const dir = tempDir("cli")
 const write = (name: string, text: string): string => {
   const path = join(dir, name)
   writeFileSync(path, text)

@@ -7,6 +7,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as ClusterSpec from "../src/cluster/ClusterSpec.js"
@@ -68,7 +69,7 @@ const recipe = (overrides: Partial<Recipe> = {}): Recipe => ({
 })
 
 const train = (options: Prime.PrimeOptions, r: Recipe, seed = 1n) =>
-  Effect.flatMap(TrainingCluster, (cluster) => cluster.train(r, seed)).pipe(Effect.provide(Prime.layer(options)))
+  Effect.flatMap(TrainingCluster, (cluster) => cluster.train(r, seed)).pipe(Effect.provide(Prime.layerWith(options)))
 
 /** What an island stand-in recorded (bigints as `"<n>n"` strings). */
 interface Received {
@@ -96,6 +97,12 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
       // 5 steps requested with H = 2: three outer steps, checkpoint at step 6
       assert.match(artifact.checkpoint ?? "", /\/ckpt\/island-0\/step_6$/)
       assert.isTrue(fs.statSync(artifact.checkpoint ?? "").isDirectory())
+      // the checkpoint directory's hash (SPEC §15.1): one file the stand-in wrote, one manifest line
+      const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
+      assert.strictEqual(
+        artifact.checkpointSha256,
+        sha256(`__0_0.distcp ${sha256("weights of island 0 at step 6")}\n`)
+      )
       const island = received(got, 0)
       assert.strictEqual(island.config.diloco.inner_steps, "2n")
       assert.strictEqual(island.config.diloco.outer_lr, 0.7)
@@ -145,7 +152,7 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
         TrainingProgress.of({ publish: (e) => Ref.update(events, (all) => [...all, e]) })
       )
       yield* Effect.flatMap(TrainingCluster, (c) => c.train(recipe({ islands: 2 }), 0n)).pipe(
-        Effect.provide(Prime.layer(options).pipe(Layer.provide(sink)))
+        Effect.provide(Prime.layerWith(options).pipe(Layer.provide(sink)))
       )
       const seen = yield* Ref.get(events)
       for (const island of [0, 1]) {
@@ -240,13 +247,13 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
   it.effect("tee marks the cluster sealed with a claim naming the backend", () =>
     Effect.gen(function*() {
       const { options } = setup({})
-      const cluster = yield* Effect.provide(TrainingCluster, Prime.layer({ ...options, tee: "phala-tdx" }))
+      const cluster = yield* Effect.provide(TrainingCluster, Prime.layerWith({ ...options, tee: "phala-tdx" }))
       assert.strictEqual(cluster.isolation, "sealed")
       const report = Option.getOrThrow(cluster.attestation)
       assert.strictEqual(report.teeType, "phala-tdx")
       assert.strictEqual(new TextDecoder().decode(report.evidence), "tee-backend-claim:prime")
       assert.strictEqual(new TextDecoder().decode(report.measurement), "operator-claim:not-verified")
-      const plain = yield* Effect.provide(TrainingCluster, Prime.layer(options))
+      const plain = yield* Effect.provide(TrainingCluster, Prime.layerWith(options))
       assert.strictEqual(plain.isolation, "shared")
       assert.isTrue(Option.isNone(plain.attestation))
     }))
@@ -293,7 +300,7 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
           { name: "two", seed: 1n, recipe: recipe({ islands: 2 }) },
           { name: "three", seed: 2n, recipe: recipe({ islands: 3 }) }
         ]
-      }).pipe(Effect.provide(Layer.merge(Prime.layer(options), scorer)))
+      }).pipe(Effect.provide(Layer.merge(Prime.layerWith(options), scorer)))
       assert.deepStrictEqual(outcome.ranked.map((r) => r.researcher), ["three", "two"])
       // lifts over the 1-island baseline: 0.3 - 0.1 and 0.2 - 0.1
       assert.closeTo(outcome.ranked[0]?.lift.delta ?? 0, 0.2, 1e-12)
@@ -310,7 +317,7 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
       const b = setup({ "*": { finalLoss: 2 } })
       const hierarchy = Hierarchical.layer({
         crossSyncInterval: 4,
-        inner: [Prime.layer(a.options), Prime.layer(b.options)]
+        inner: [Prime.layerWith(a.options), Prime.layerWith(b.options)]
       })
       const artifact = yield* Effect.flatMap(TrainingCluster, (c) => c.train(recipe({ islands: 2 }), 9n)).pipe(
         Effect.provide(hierarchy)
@@ -321,7 +328,7 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
       const failing = setup({ "*": { mode: "fail", exitCode: 7 } })
       const error = yield* Effect.flip(
         Effect.flatMap(TrainingCluster, (c) => c.train(recipe(), 9n)).pipe(
-          Effect.provide(Hierarchical.layer({ crossSyncInterval: 4, inner: [Prime.layer(a.options), Prime.layer(failing.options)] }))
+          Effect.provide(Hierarchical.layer({ crossSyncInterval: 4, inner: [Prime.layerWith(a.options), Prime.layerWith(failing.options)] }))
         )
       )
       assert.strictEqual(error._tag, "InnerClusterFailed")

@@ -1,12 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { tempDir } from "./fixtures/standins.js"
 import { localRefereeHash as refereeHash } from "./support/attestation.js"
 import { jsonOf, repoRoot, runInProcess } from "./support/cli.js"
 import { close, vectors } from "./support/vectors.js"
 
-const dir = mkdtempSync(join(tmpdir(), "trainmarket-private-"))
+const dir = tempDir("private")
 const reference = JSON.parse(readFileSync(join(repoRoot, "examples/reference-competition.json"), "utf8")) as Record<
   string,
   unknown

@@ -9,6 +9,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as ClusterSpec from "../src/cluster/ClusterSpec.js"
@@ -73,7 +74,7 @@ const recipe = (overrides: Partial<Recipe> = {}): Recipe => ({
 })
 
 const train = (options: Psyche.PsycheOptions, r: Recipe, seed = 1n) =>
-  Effect.flatMap(TrainingCluster, (cluster) => cluster.train(r, seed)).pipe(Effect.provide(Psyche.layer(options)))
+  Effect.flatMap(TrainingCluster, (cluster) => cluster.train(r, seed)).pipe(Effect.provide(Psyche.layerWith(options)))
 
 const allGone = (pids: string) => {
   const all = pidsIn(pids)
@@ -91,6 +92,14 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
       assert.deepStrictEqual(artifact.notApplied, ["outerLr"])
       assert.match(artifact.checkpoint ?? "", /\/client-0\/trainmarket-[0-9a-f]{16}-step6$/)
       assert.isTrue(fs.existsSync(path.join(artifact.checkpoint ?? "", "model.safetensors")))
+      // the checkpoint directory's hash (SPEC §15.1): sorted "<path> <sha256>" lines of its files
+      const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex")
+      const files = fs.readdirSync(artifact.checkpoint ?? "", { recursive: true, encoding: "utf8" })
+        .filter((file) => fs.statSync(path.join(artifact.checkpoint ?? "", file)).isFile())
+        .sort()
+      assert.include(files, "model.safetensors")
+      const manifest = files.map((file) => `${file} ${sha256(fs.readFileSync(path.join(artifact.checkpoint ?? "", file)))}\n`).join("")
+      assert.strictEqual(artifact.checkpointSha256, sha256(manifest))
       // the server stand-in never exits and the client stays: both were stopped
       assert.isTrue(fs.existsSync(path.join(pids, "server.pid")))
       allGone(pids)
@@ -189,7 +198,7 @@ setInterval(() => {}, 1000)`
       const events = yield* Ref.make<Array<ProgressEvent>>([])
       const sink = Layer.succeed(TrainingProgress, TrainingProgress.of({ publish: (e) => Ref.update(events, (all) => [...all, e]) }))
       yield* Effect.flatMap(TrainingCluster, (c) => c.train(recipe({ islands: 2 }), 0n)).pipe(
-        Effect.provide(Psyche.layer(options).pipe(Layer.provide(sink)))
+        Effect.provide(Psyche.layerWith(options).pipe(Layer.provide(sink)))
       )
       const seen = yield* Ref.get(events)
       for (const island of [0, 1]) {
@@ -335,13 +344,13 @@ setInterval(() => {}, 1000)`
           { name: "dense", seed: 1n, recipe: recipe({ keepFraction: 0.5 }) },
           { name: "same", seed: 2n, recipe: recipe({ keepFraction: 0.1 }) }
         ]
-      }).pipe(Effect.provide(Layer.merge(Psyche.layer(options), scorer)))
+      }).pipe(Effect.provide(Layer.merge(Psyche.layerWith(options), scorer)))
       assert.deepStrictEqual(outcome.ranked.map((r) => r.researcher), ["dense"])
       assert.deepStrictEqual(outcome.payouts.map((p) => [p.researcher, p.wei]), [["dense", 77n]])
 
       const other = yield* setup({ clients: { "*": { finalLoss: 3 } } })
       const artifact = yield* Effect.flatMap(TrainingCluster, (c) => c.train(recipe({ islands: 2 }), 4n)).pipe(
-        Effect.provide(Hierarchical.layer({ crossSyncInterval: 8, inner: [Psyche.layer(options), Psyche.layer(other.options)] }))
+        Effect.provide(Hierarchical.layer({ crossSyncInterval: 8, inner: [Psyche.layerWith(options), Psyche.layerWith(other.options)] }))
       )
       // SPEC §10, k = 2, interval 8: mean(2, 3) - 0.20 ln 2 + 0.06 (ln 8 - ln 4)(1 + 0.30)
       assert.closeTo(artifact.trainLoss, 2.5 - 0.2 * Math.log(2) + 0.06 * Math.log(2) * 1.3, 1e-12)

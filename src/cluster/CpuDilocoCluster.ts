@@ -3,8 +3,8 @@
  *
  * A recipe becomes one run config for the package's own trainer (`trainmarket-trainer`,
  * `src/trainer/bin.ts`), written into a fresh run directory; the trainer is launched
- * through `Command` with an argument vector and supervised like the framework backends
- * (`internal/Subprocess.ts`): its JSON Lines progress is streamed to the optional
+ * with an argument vector and supervised by the runner the framework backends share
+ * (`internal/Runner.ts`): its JSON Lines progress is streamed to the optional
  * `TrainingProgress` sink (step, loss, bytes sent), a run past its deadline is killed
  * and reported as `TrainingTimeout`, interruption kills it, a missing executable is
  * `BackendUnavailable`, a non-zero exit `BackendFailed`, and a run that leaves no valid
@@ -14,43 +14,36 @@
  * scorer (`scorer/CheckpointScorer.ts`) re-scores the weights on held-out data.
  */
 import { FileSystem, Path } from "@effect/platform"
-import { Effect, Either, Layer, Ref, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
+import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
-import * as Artifact from "../domain/Artifact.js"
-import type { TrainedArtifact } from "../domain/Artifact.js"
-import {
-  BackendUnavailable,
-  CheckpointMalformed,
-  ClusterInvalid,
-  RecipeUnsupported
-} from "../domain/Errors.js"
+import { CheckpointMalformed, ClusterInvalid } from "../domain/Errors.js"
 import type { Recipe } from "../domain/Recipe.js"
 import { type Checkpoint, decodeCheckpoint } from "../trainer/Checkpoint.js"
 import { DataOption, DataSpec, decodeDataSpec, MAX_CONTEXT, openDataSource } from "../trainer/DataSource.js"
-
-export { DataOption }
 import { encodeRunConfig, MAX_ISLANDS, runDefaults } from "../trainer/RunConfig.js"
+import type { Requirement } from "./ClusterKind.js"
 import {
+  backendSpec,
   commonOptionFields,
   type CommonSettings,
   commonSettings,
   IntIn,
-  makeRunDirectory,
+  jsonObject,
+  knobRules,
   NonEmpty,
-  type Requirement,
-  runName,
-  backendCluster,
-  type BackendContext,
-  writeRunFile
+  withDefaults
 } from "./internal/RealBackend.js"
-import * as Subprocess from "./internal/Subprocess.js"
-import { progressSink, TrainingCluster } from "./TrainingCluster.js"
+import * as Runner from "./internal/Runner.js"
+import type * as Subprocess from "./internal/Subprocess.js"
+
+export { DataOption }
 
 /** The backend's name in errors. */
 export const BACKEND = "cpu-diloco"
 
 /** The cluster id recorded in artifacts. */
-export const clusterId = "cpu-diloco"
+export const clusterId = BACKEND
 
 /** The options of `{"kind":"cpu-diloco",…}`; every field is optional (defaults train one recipe in seconds). */
 export const CpuDilocoOptions = Schema.Struct({
@@ -76,8 +69,7 @@ export const CpuDilocoOptions = Schema.Struct({
 export type CpuDilocoOptions = typeof CpuDilocoOptions.Type
 
 /** The cluster spec `{"kind":"cpu-diloco",…}`; unknown fields are rejected. */
-export const CpuDilocoSpec = Schema.Struct({ kind: Schema.Literal("cpu-diloco"), ...CpuDilocoOptions.fields })
-  .annotations({ identifier: "CpuDilocoSpec", parseOptions: { onExcessProperty: "error" } })
+export const CpuDilocoSpec = backendSpec("cpu-diloco", CpuDilocoOptions, "CpuDilocoSpec")
 export type CpuDilocoSpec = typeof CpuDilocoSpec.Type
 
 /**
@@ -146,23 +138,25 @@ export const settings = (
         prefix: [],
         script: undefined
       }
+    const { budget, batchSize, context, hidden, embed } = runDefaults
+    const model: Pick<CpuDilocoSettings, "budget" | "batchSize" | "context" | "hidden" | "embed"> = { budget, batchSize, context, hidden, embed }
     return {
       ...commonSettings({ ...options, deadlineSeconds: options.deadlineSeconds ?? DEFAULT_DEADLINE_SECONDS }, path),
+      ...withDefaults(model, options),
       launcher,
-      budget: options.budget ?? runDefaults.budget,
-      batchSize: options.batchSize ?? runDefaults.batchSize,
-      context: options.context ?? runDefaults.context,
-      hidden: options.hidden ?? runDefaults.hidden,
-      embed: options.embed ?? runDefaults.embed,
       data
     }
   })
 
-/** What a cpu-diloco cluster needs installed, in the form `trainmarket backends check` reads for the real backends. */
+/**
+ * What a cpu-diloco cluster needs installed, in the form `trainmarket backends check`
+ * reads: the trainer executable, or the package's own trainer script (also checked
+ * before every run).
+ */
 export const requirements = (options: CpuDilocoSettings): ReadonlyArray<Requirement> =>
   options.launcher.script === undefined
     ? [{ kind: "executable", what: "trainer", command: options.launcher.command, versionArgs: ["--help"] }]
-    : [{ kind: "path", what: "trainer", path: options.launcher.script }]
+    : [{ kind: "path", what: "trainer script", path: options.launcher.script, hint: "build the package: npm run build" }]
 
 /** The run config file the trainer reads (its JSON form), for a recipe, seed and output directory. */
 export const runConfig = (recipe: Recipe, seed: bigint, options: CpuDilocoSettings, outDir: string) =>
@@ -183,20 +177,17 @@ export const runConfig = (recipe: Recipe, seed: bigint, options: CpuDilocoSettin
   })
 
 /**
- * The recipes this trainer can run: every knob is expressed exactly, but one process
- * simulates at most `MAX_ISLANDS` islands (each holds weights, moments and a residual
- * in memory), whatever the `ignore` option says.
+ * The recipes this trainer can run (pure): every knob is expressed exactly, but one
+ * process simulates at most `MAX_ISLANDS` islands (each holds weights, moments and a
+ * residual in memory), whatever the `ignore` option says. Nothing is ever left unapplied.
  */
-export const checkRecipe = (recipe: Recipe): Either.Either<Recipe, RecipeUnsupported> =>
-  recipe.islands <= MAX_ISLANDS
-    ? Either.right(recipe)
-    : Either.left(
-      new RecipeUnsupported({
-        backend: BACKEND,
-        field: "islands",
-        reason: `the CPU trainer simulates at most ${MAX_ISLANDS} islands in one process, not ${recipe.islands}`
-      })
-    )
+export const unappliedKnobs = knobRules<CpuDilocoSettings>(BACKEND, [{
+  field: "islands",
+  hard: true,
+  check: (recipe) =>
+    recipe.islands <= MAX_ISLANDS ? undefined :
+      `the CPU trainer simulates at most ${MAX_ISLANDS} islands in one process, not ${recipe.islands}`
+}])
 
 /** The trainer's final `done` event: the fields the cluster relies on (others are ignored). */
 export const DoneEvent = Schema.Struct({
@@ -218,19 +209,11 @@ const finiteNumber = (value: unknown): number | undefined =>
 
 /** Read one stdout line of the trainer (pure): step and sync progress, the final event, or anything else. */
 export const parseTrainerLine = (text: string): TrainerLine => {
-  const trimmed = text.trim()
-  if (!trimmed.startsWith("{")) return { kind: "other" }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(trimmed)
-  } catch {
-    return { kind: "other" }
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return { kind: "other" }
-  const fields: Readonly<Record<string, unknown>> = Object.fromEntries(Object.entries(parsed))
+  const fields = jsonObject(text)
+  if (fields === undefined) return { kind: "other" }
   const step = finiteNumber(fields.step)
   const bytesSent = fields.event === "sync" ? finiteNumber(fields.bytesSentTotal) : finiteNumber(fields.bytesSent)
-  if (fields.event === "done") return { kind: "done", event: parsed }
+  if (fields.event === "done") return { kind: "done", event: fields }
   if (fields.event === "step" && step !== undefined && bytesSent !== undefined && typeof fields.loss === "number") {
     return { kind: "step", step, loss: fields.loss, bytesSent }
   }
@@ -242,142 +225,121 @@ const sameNumber = (value: unknown, expected: number): boolean => typeof value =
 
 /** Whether a checkpoint's provenance names the recipe and seed the run was given. */
 const trainedFor = (checkpoint: Checkpoint, recipe: Recipe, seed: bigint): boolean => {
-  let stated: unknown
-  try {
-    stated = JSON.parse(checkpoint.training["recipe"] ?? "")
-  } catch {
-    return false
-  }
-  if (typeof stated !== "object" || stated === null || Array.isArray(stated)) return false
-  const fields: Readonly<Record<string, unknown>> = Object.fromEntries(Object.entries(stated))
-  return checkpoint.training["seed"] === seed.toString() &&
+  const fields = jsonObject(checkpoint.training["recipe"] ?? "")
+  return fields !== undefined && checkpoint.training["seed"] === seed.toString() &&
     sameNumber(fields.islands, recipe.islands) && sameNumber(fields.innerSteps, recipe.innerSteps) &&
     sameNumber(fields.innerLr, recipe.innerLr) && sameNumber(fields.outerLr, recipe.outerLr) &&
     sameNumber(fields.keepFraction, recipe.keepFraction)
 }
 
-/** What the run's output said so far. */
-interface RunOutput {
+/** What the trainer's output said so far. */
+export interface RunOutput {
   readonly done: unknown
   readonly lastLine: string | undefined
   /** The latest step loss, repeated on sync progress so a status line keeps showing it. */
   readonly lastLoss: number | undefined
 }
 
+/**
+ * Read one output line (pure). stdout carries the trainer's JSON Lines: step progress
+ * (loss, bytes sent), sync progress (bytes sent, with the last step's loss), the final
+ * event; stderr lines are progress only.
+ */
+export const parseLine = (output: RunOutput, line: Subprocess.OutputLine): Runner.Parsed<RunOutput> => {
+  if (line.stream === "stderr") return { state: output }
+  const parsed = parseTrainerLine(line.text)
+  const next: RunOutput = {
+    done: parsed.kind === "done" ? parsed.event : output.done,
+    lastLine: line.text.trim() === "" ? output.lastLine : line.text,
+    lastLoss: parsed.kind === "step" ? parsed.loss : output.lastLoss
+  }
+  return {
+    state: next,
+    progress: parsed.kind === "step"
+      ? { step: parsed.step, loss: parsed.loss, bytesSent: parsed.bytesSent }
+      : parsed.kind === "sync"
+      ? { step: parsed.step, bytesSent: parsed.bytesSent, ...(next.lastLoss === undefined ? {} : { loss: next.lastLoss }) }
+      : {}
+  }
+}
+
 const malformed = (reason: string) => new CheckpointMalformed({ backend: BACKEND, reason })
 
-/** Build the cpu-diloco cluster (options already decoded); unusable options are `ClusterInvalid`. */
-export const make = (
-  options: CpuDilocoOptions
-): Effect.Effect<
-  TrainingCluster["Type"],
-  ClusterInvalid,
-  BackendContext
-> =>
+/**
+ * The run's result: the trainer's final `done` event with a finite loss, and the
+ * checkpoint it names, readable and trained for this recipe and seed.
+ */
+const finish = ({ recipe, seed, runDir, state }: Runner.Outcome<CpuDilocoSettings, CpuDilocoPlan, RunOutput, void>) =>
   Effect.gen(function*() {
-    const resolved = yield* settings(options)
-    const publish = yield* progressSink
-
-    return yield* backendCluster(clusterId, resolved.tee, (recipe, trainSeed) =>
-      Effect.gen(function*() {
-        yield* checkRecipe(recipe)
-        const fs = yield* FileSystem.FileSystem
-        const path = yield* Path.Path
-        const script = resolved.launcher.script
-        if (script !== undefined && !(yield* fs.exists(script).pipe(Effect.orElseSucceed(() => false)))) {
-          return yield* new BackendUnavailable({
-            backend: BACKEND,
-            missing: `trainer script ${script} (build the package: npm run build)`
-          })
-        }
-        const name = runName(Artifact.ref({ recipe, trainSeed }))
-        const runDir = yield* makeRunDirectory(BACKEND, resolved.checkpointDir, `cpu-diloco-${name.slice(-16)}-`)
-        const configPath = path.join(runDir, "run.json")
-        const config = runConfig(recipe, trainSeed, resolved, runDir)
-        yield* writeRunFile(BACKEND, configPath, `${JSON.stringify(config, null, 2)}\n`)
-
-        const output = yield* Ref.make<RunOutput>({ done: undefined, lastLine: undefined, lastLoss: undefined })
-        const onLine = (line: Subprocess.OutputLine): Effect.Effect<void> => {
-          if (line.stream === "stderr") return publish({ clusterId, line: line.text })
-          const parsed = parseTrainerLine(line.text)
-          return Effect.flatMap(
-            Ref.updateAndGet(output, (o) => ({
-              done: parsed.kind === "done" ? parsed.event : o.done,
-              lastLine: line.text.trim() === "" ? o.lastLine : line.text,
-              lastLoss: parsed.kind === "step" ? parsed.loss : o.lastLoss
-            })),
-            (o) =>
-              publish({
-                clusterId,
-                line: line.text,
-                ...(parsed.kind === "step"
-                  ? { step: parsed.step, loss: parsed.loss, bytesSent: parsed.bytesSent }
-                  : parsed.kind === "sync"
-                  ? { step: parsed.step, bytesSent: parsed.bytesSent, ...(o.lastLoss === undefined ? {} : { loss: o.lastLoss }) }
-                  : {})
-              })
-          )
-        }
-        yield* Effect.flatMap(
-          Subprocess.start({
-            label: "trainer",
-            command: resolved.launcher.command,
-            args: [...resolved.launcher.prefix, "--config", configPath],
-            cwd: runDir
-          }, { backend: BACKEND, onLine }),
-          (trainer) => trainer.succeeded
-        ).pipe(Subprocess.withDeadline({ clusterId, deadlineMillis: resolved.deadlineMillis }))
-
-        const seen = yield* Ref.get(output)
-        if (seen.done === undefined) {
-          return yield* malformed(
-            "the trainer exited 0 without a final {\"event\":\"done\"} line" +
-              (seen.lastLine === undefined ? " (it printed nothing)" : ` (last line: ${seen.lastLine.slice(0, 200)})`)
-          )
-        }
-        const done = yield* Schema.decodeUnknown(DoneEvent)(seen.done).pipe(
-          Effect.mapError(() => malformed("the final done event lacks a numeric trainLoss or a checkpoint path"))
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    if (state.done === undefined) {
+      return yield* malformed(
+        "the trainer exited 0 without a final {\"event\":\"done\"} line" +
+          (state.lastLine === undefined ? " (it printed nothing)" : ` (last line: ${state.lastLine.slice(0, 200)})`)
+      )
+    }
+    const done = yield* Schema.decodeUnknown(DoneEvent)(state.done).pipe(
+      Effect.mapError(() => malformed("the final done event lacks a numeric trainLoss or a checkpoint path"))
+    )
+    if (!Number.isFinite(done.trainLoss)) {
+      return yield* malformed(`the final done event's trainLoss is ${done.trainLoss}, not a finite number`)
+    }
+    const checkpoint = path.resolve(runDir, done.checkpoint)
+    const bytes = yield* fs.readFile(checkpoint).pipe(
+      Effect.mapError((error) =>
+        malformed(
+          error._tag === "SystemError" && error.reason === "NotFound"
+            ? `the reported checkpoint ${checkpoint} does not exist`
+            : `the reported checkpoint ${checkpoint} cannot be read (${error.message})`
         )
-        if (!Number.isFinite(done.trainLoss)) {
-          return yield* malformed(`the final done event's trainLoss is ${done.trainLoss}, not a finite number`)
-        }
-        const checkpoint = path.resolve(runDir, done.checkpoint)
-        const bytes = yield* fs.readFile(checkpoint).pipe(
-          Effect.mapError((error) =>
-            malformed(
-              error._tag === "SystemError" && error.reason === "NotFound"
-                ? `the reported checkpoint ${checkpoint} does not exist`
-                : `the reported checkpoint ${checkpoint} cannot be read (${error.message})`
-            )
-          )
-        )
-        const loaded = yield* Either.mapLeft(
-          decodeCheckpoint(bytes),
-          (error) => malformed(`the checkpoint ${checkpoint} is not valid: ${error.message}`)
-        )
-        if (!trainedFor(loaded, recipe, trainSeed)) {
-          return yield* malformed(`the checkpoint ${checkpoint} was not trained for this recipe and seed`)
-        }
-        return {
-          recipe,
-          trainSeed,
-          trainLoss: done.trainLoss,
-          clusterId,
-          checkpoint,
-          notApplied: []
-        } satisfies TrainedArtifact
-      }))
+      )
+    )
+    const loaded = yield* Either.mapLeft(
+      decodeCheckpoint(bytes),
+      (error) => malformed(`the checkpoint ${checkpoint} is not valid: ${error.message}`)
+    )
+    if (!trainedFor(loaded, recipe, seed)) {
+      return yield* malformed(`the checkpoint ${checkpoint} was not trained for this recipe and seed`)
+    }
+    return { trainLoss: done.trainLoss, checkpoint }
   })
 
-/** The cpu-diloco cluster with a chosen configuration (options decoded from `{"kind":"cpu-diloco",…}` or built in code). */
-export const layerWith = (
-  options: CpuDilocoOptions
-): Layer.Layer<TrainingCluster, ClusterInvalid, BackendContext> =>
-  Layer.effect(TrainingCluster, make(options))
+/** One trainer run: its config file and what it holds. */
+export interface CpuDilocoPlan {
+  readonly configPath: string
+  readonly config: ReturnType<typeof runConfig>
+}
+
+/** The cpu-diloco backend as the shared runner runs it: `run.json` in the run directory, one trainer process. */
+export const backend: Runner.Backend<CpuDilocoOptions, CpuDilocoSettings, CpuDilocoPlan, RunOutput, void> = {
+  name: BACKEND,
+  settings,
+  requirements,
+  unapplied: unappliedKnobs,
+  plan: (recipe, seed, resolved, runDir) =>
+    Either.right({ configPath: NodePath.join(runDir, "run.json"), config: runConfig(recipe, seed, resolved, runDir) }),
+  files: (plan) => [{ path: plan.configPath, text: `${JSON.stringify(plan.config, null, 2)}\n` }],
+  initial: { done: undefined, lastLine: undefined, lastLoss: undefined },
+  parse: parseLine,
+  supervise: ({ settings: resolved, plan, runDir, runAll }) =>
+    runAll([{
+      label: "trainer",
+      command: resolved.launcher.command,
+      args: [...resolved.launcher.prefix, "--config", plan.configPath],
+      cwd: runDir
+    }]),
+  finish
+}
+
+/** Build the cpu-diloco cluster (options already decoded); unusable options are `ClusterInvalid`. */
+export const make = Runner.make(backend)
+
+/** The cpu-diloco cluster with chosen options (decoded from `{"kind":"cpu-diloco",…}` or built in code). */
+export const layerWith = Runner.layerWith(backend)
 
 /** The cpu-diloco cluster with every default: the bare spec `{"kind":"cpu-diloco"}`. */
-export const layer: Layer.Layer<
-  TrainingCluster,
-  ClusterInvalid,
-  BackendContext
-> = layerWith({})
+export const layer = layerWith({})
+
+/** `{"kind":"cpu-diloco",…}` in the registry of cluster kinds; its `data` is what a checkpoint scorer beside it holds out from. */
+export const kind = Runner.kind(BACKEND, CpuDilocoSpec, backend, (spec) => spec.data)

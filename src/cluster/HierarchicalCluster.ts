@@ -81,10 +81,10 @@ const atPath = (index: number, error: ClusterError): InnerClusterFailed => {
 
 /**
  * Merge inner artifacts. Real backends' artifacts carry a checkpoint: the merged
- * artifact carries the checkpoint of the first inner artifact (by index) that has
- * one, so the referee scores a real trained model (and the simulated scorer refuses
- * it, as it must), and the union of every inner `notApplied`, so no ignored knob is
- * hidden by composition.
+ * artifact carries the checkpoint (and its hash) of the first inner artifact (by
+ * index) that has one, so the referee scores a real trained model (and the simulated
+ * scorer refuses it, as it must), and the union of every inner `notApplied`, so no
+ * ignored knob is hidden by composition.
  */
 const merge = (
   id: string,
@@ -93,7 +93,9 @@ const merge = (
   crossSyncInterval: number,
   artifacts: ReadonlyArray<TrainedArtifact>
 ): TrainedArtifact => {
-  const checkpoint = artifacts.find((a) => a.checkpoint !== undefined)?.checkpoint
+  const trained = artifacts.find((a) => a.checkpoint !== undefined)
+  const checkpoint = trained?.checkpoint
+  const checkpointSha256 = trained?.checkpointSha256
   const notApplied = [...new Set(artifacts.flatMap((a) => a.notApplied ?? []))]
   const anyNotApplied = artifacts.some((a) => a.notApplied !== undefined)
   return {
@@ -102,6 +104,7 @@ const merge = (
     trainLoss: mergeLosses(artifacts.map((a) => a.trainLoss), crossSyncInterval),
     clusterId: id,
     ...(checkpoint === undefined ? {} : { checkpoint }),
+    ...(checkpointSha256 === undefined ? {} : { checkpointSha256 }),
     ...(anyNotApplied ? { notApplied } : {})
   }
 }

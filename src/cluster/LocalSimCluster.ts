@@ -2,11 +2,12 @@
  * The deterministic simulated cluster (SPEC §3): a closed-form training loss with
  * the shape of the known DiLoCo/DeMo trade-offs. No clock, no randomness source.
  */
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import type { TrainedArtifact } from "../domain/Artifact.js"
 import { jitterHalves } from "../domain/Jitter.js"
 import { wrapU64 } from "../domain/Money.js"
 import { decodeRecipe, type Recipe } from "../domain/Recipe.js"
+import { leaf } from "./ClusterKind.js"
 import { TrainingCluster } from "./TrainingCluster.js"
 
 const BASE_LOSS = 2.5
@@ -78,3 +79,10 @@ export const make: Effect.Effect<TrainingCluster["Type"]> = Effect.succeed(
 
 /** The simulated cluster as a layer. */
 export const layer: Layer.Layer<TrainingCluster> = Layer.effect(TrainingCluster, make)
+
+/** The spec `{"kind":"local-sim"}`. */
+export const LocalSimSpec = Schema.Struct({ kind: Schema.Literal("local-sim") })
+export type LocalSimSpec = typeof LocalSimSpec.Type
+
+/** `{"kind":"local-sim"}` in the registry of cluster kinds (`ClusterSpec.ts`): nothing to install. */
+export const kind = leaf("local-sim", LocalSimSpec, { layer: () => layer, note: "simulated in-process: needs nothing installed" })

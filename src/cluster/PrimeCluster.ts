@@ -2,72 +2,52 @@
  * The `prime` backend (Prime Intellect's DiLoCo trainer, formerly ZeroBand; SPEC §12).
  *
  * A recipe becomes one TOML config read by `src/zeroband/train.py` (passed as
- * `@config.toml`) plus one `torchrun` job per island, launched concurrently through
- * `Command` with the `GLOBAL_*` environment DiLoCo uses to find its peers. The run is
- * supervised (`internal/Subprocess.ts`): every line is progress, the first island to
+ * `@config.toml`) plus one `torchrun` job per island, launched concurrently with the
+ * `GLOBAL_*` environment DiLoCo uses to find its peers. The shared runner
+ * (`internal/Runner.ts`) does the rest: every line is progress, the first island to
  * fail fails the run and the others are killed, a deadline kills them all. The result
  * is parsed from what the islands log — each island's last `step: n, loss: x` line
  * (the claimed loss is their mean) and `Saved checkpoint to <path>` — and the
  * checkpoint is checked on disk. Everything here is a claim for provenance; the
  * referee re-scores.
  *
- * Facts used (from the framework's sources): the config fields and validators of
- * `src/zeroband/config.py` (`[diloco]` only has `compression = "no" | "uint8"`; `[ckpt]`
- * `path` and `interval` are set together, the interval a multiple of `inner_steps`);
- * the training loop of `train.py` (it breaks only after an outer step once
- * `step >= total_steps`, checkpoints after an outer step when `step % interval == 0`,
- * and seeds torch with a hard-coded 42); the log format `HH:MM:SS [INFO] [Rank 0] …` of
- * `utils/logger.py` on stderr; `Saved checkpoint to <ckpt.path>/step_<n> in <s> seconds`
- * from `checkpoint.py`; the launch layout of `scripts/simulate_multi_node_diloco.sh`.
+ * What prime reads and prints (its TOML config, the launch line, its log lines) lives
+ * in `internal/PrimeFormat.ts`, with the facts from the framework's sources it relies on.
  */
-import { Path } from "@effect/platform"
-import { Effect, Either, Layer, Ref, Schema } from "effect"
+import { FileSystem, Path } from "@effect/platform"
+import { Effect, Either, Schema } from "effect"
 import * as NodePath from "node:path"
-import * as Toml from "smol-toml"
 import * as Artifact from "../domain/Artifact.js"
-import type { TrainedArtifact } from "../domain/Artifact.js"
-import { CheckpointMalformed, type ClusterInvalid, RecipeUnsupported } from "../domain/Errors.js"
+import { CheckpointMalformed, type ClusterInvalid, type RecipeUnsupported } from "../domain/Errors.js"
 import type { Recipe } from "../domain/Recipe.js"
+import type { Requirement } from "./ClusterKind.js"
+import * as Format from "./internal/PrimeFormat.js"
 import {
-  cannotExpress,
+  backendSpec,
   commonOptionFields,
   type CommonSettings,
   commonSettings,
+  type Defaults,
   incoherent,
   IntIn,
-  makeRunDirectory,
+  knobRules,
   mean,
   NonEmpty,
   type RecipeField,
-  type Requirement,
-  requireCheckpointDirectory,
-  requirePath,
   runName,
-  backendCluster,
-  type BackendContext,
   U32_MAX,
-  writeRunFile
+  withDefaults
 } from "./internal/RealBackend.js"
-import * as Subprocess from "./internal/Subprocess.js"
-import { progressSink, TrainingCluster } from "./TrainingCluster.js"
+import * as Runner from "./internal/Runner.js"
+
+/** What prime reads and prints (its TOML config, launch line, step arithmetic, log lines). */
+export * from "./internal/PrimeFormat.js"
 
 /** The backend's name in errors. */
 export const BACKEND = "prime"
 
 /** The cluster id recorded in artifacts. */
-export const clusterId = "prime"
-
-/** The training script, relative to the prime checkout. */
-export const TRAIN_SCRIPT = "src/zeroband/train.py"
-
-/** Model size presets prime knows (`name_model`). */
-export const ModelPreset = Schema.Literal("debugmodel", "70M", "150M", "271M", "1B", "7B", "10B", "13B", "26B", "70B")
-  .annotations({ message: () => ({ message: "must be one of debugmodel, 70M, 150M, 271M, 1B, 7B, 10B, 13B, 26B, 70B", override: true }) })
-export type ModelPreset = typeof ModelPreset.Type
-
-/** Model families prime knows (`type_model`). */
-export const ModelType = Schema.Literal("llama2", "llama3").annotations({ message: () => ({ message: "must be llama2 or llama3", override: true }) })
-export type ModelType = typeof ModelType.Type
+export const clusterId = BACKEND
 
 /** The options of `{"kind":"prime",…}` (SPEC §14); every field is optional. */
 export const PrimeOptions = Schema.Struct({
@@ -79,9 +59,9 @@ export const PrimeOptions = Schema.Struct({
   /** GPUs (torchrun workers) per island (default 1). */
   gpusPerIsland: Schema.optional(IntIn(1, 1024)),
   /** `name_model` (default `150M`). */
-  model: Schema.optional(ModelPreset),
+  model: Schema.optional(Format.ModelPreset),
   /** `type_model` (default `llama3`). */
-  modelType: Schema.optional(ModelType),
+  modelType: Schema.optional(Format.ModelType),
   /** `[optim] batch_size`, samples per island per step (default 512). */
   batchSize: Schema.optional(IntIn(1, 2 ** 31 - 1)),
   /** `[train] micro_bs` (default 16). */
@@ -100,14 +80,11 @@ export const PrimeOptions = Schema.Struct({
 export type PrimeOptions = typeof PrimeOptions.Type
 
 /** The cluster spec `{"kind":"prime",…}`; unknown fields are rejected. */
-export const PrimeSpec = Schema.Struct({ kind: Schema.Literal("prime"), ...PrimeOptions.fields }).annotations({
-  identifier: "PrimeSpec",
-  parseOptions: { onExcessProperty: "error" }
-})
+export const PrimeSpec = backendSpec("prime", PrimeOptions, "PrimeSpec")
 export type PrimeSpec = typeof PrimeSpec.Type
 
 /** The defaults of the prime options (the framework's own defaults where it has one). */
-export const defaults = {
+export const defaults: Defaults<PrimeOptions> = {
   launcher: ["torchrun"],
   workdir: ".",
   gpusPerIsland: 1,
@@ -120,64 +97,36 @@ export const defaults = {
   dataset: "datasets/fineweb-edu",
   fakeData: false,
   basePort: 10_000
-} as const
+}
 
 /** The prime options with defaults applied and paths made absolute. */
-export interface PrimeSettings extends CommonSettings {
-  readonly launcher: readonly [string, ...Array<string>]
-  readonly workdir: string
-  readonly gpusPerIsland: number
-  readonly model: ModelPreset
-  readonly modelType: ModelType
-  readonly batchSize: number
-  readonly microBatch: number
-  readonly totalSteps: number
-  readonly seqLength: number
-  readonly dataset: string
-  readonly fakeData: boolean
-  readonly basePort: number
-}
+export interface PrimeSettings extends CommonSettings, Defaults<PrimeOptions> {}
 
 /**
  * Apply defaults and check what prime would reject at startup: the batch must split
  * evenly over an island's GPUs and then into micro-batches.
  */
 export const settings = (options: PrimeOptions, path: Path.Path): Either.Either<PrimeSettings, ClusterInvalid> => {
-  const resolved: PrimeSettings = {
-    ...commonSettings(options, path),
-    launcher: options.launcher ?? defaults.launcher,
-    workdir: path.resolve(options.workdir ?? defaults.workdir),
-    gpusPerIsland: options.gpusPerIsland ?? defaults.gpusPerIsland,
-    model: options.model ?? defaults.model,
-    modelType: options.modelType ?? defaults.modelType,
-    batchSize: options.batchSize ?? defaults.batchSize,
-    microBatch: options.microBatch ?? defaults.microBatch,
-    totalSteps: options.totalSteps ?? defaults.totalSteps,
-    seqLength: options.seqLength ?? defaults.seqLength,
-    dataset: options.dataset ?? defaults.dataset,
-    fakeData: options.fakeData ?? defaults.fakeData,
-    basePort: options.basePort ?? defaults.basePort
+  const own = withDefaults(defaults, options)
+  const resolved: PrimeSettings = { ...commonSettings(options, path), ...own, workdir: path.resolve(own.workdir) }
+  const { batchSize, gpusPerIsland, microBatch, basePort } = resolved
+  if (batchSize % gpusPerIsland !== 0) {
+    return Either.left(incoherent(BACKEND, `batchSize ${batchSize} is not divisible by gpusPerIsland ${gpusPerIsland}`))
   }
-  if (resolved.batchSize % resolved.gpusPerIsland !== 0) {
-    return Either.left(
-      incoherent(BACKEND, `batchSize ${resolved.batchSize} is not divisible by gpusPerIsland ${resolved.gpusPerIsland}`)
-    )
+  const perGpu = batchSize / gpusPerIsland
+  if (perGpu % microBatch !== 0) {
+    return Either.left(incoherent(BACKEND, `microBatch ${microBatch} does not divide the ${perGpu} samples on each GPU`))
   }
-  const perGpu = resolved.batchSize / resolved.gpusPerIsland
-  if (perGpu % resolved.microBatch !== 0) {
-    return Either.left(
-      incoherent(BACKEND, `microBatch ${resolved.microBatch} does not divide the ${perGpu} samples on each GPU`)
-    )
-  }
-  if (resolved.basePort + resolved.gpusPerIsland > 65535) {
-    return Either.left(incoherent(BACKEND, `basePort ${resolved.basePort} leaves no room for the island ports`))
+  if (basePort + gpusPerIsland > 65535) {
+    return Either.left(incoherent(BACKEND, `basePort ${basePort} leaves no room for the island ports`))
   }
   return Either.right(resolved)
 }
 
 /**
  * What a prime cluster needs installed (checked by `trainmarket backends check`): the
- * launcher (asked for `--version` in the checkout), the checkout and its training script.
+ * launcher (asked for `--version` in the checkout), the checkout and its training
+ * script (these two are also checked before every run).
  */
 export const requirements = (options: PrimeSettings): ReadonlyArray<Requirement> => [
   {
@@ -188,35 +137,8 @@ export const requirements = (options: PrimeSettings): ReadonlyArray<Requirement>
     cwd: options.workdir
   },
   { kind: "path", what: "working directory", path: options.workdir },
-  { kind: "path", what: "training script", path: NodePath.join(options.workdir, TRAIN_SCRIPT) }
+  { kind: "path", what: "training script", path: NodePath.join(options.workdir, Format.TRAIN_SCRIPT) }
 ]
-
-/** The TOML document prime reads; integers are `bigint` so they serialise as TOML integers. */
-export interface PrimeDocument {
-  readonly name_model: ModelPreset
-  readonly type_model: ModelType
-  readonly project: string
-  readonly run_name: string
-  readonly metric_logger_type: "dummy"
-  readonly diloco: {
-    readonly inner_steps: bigint
-    readonly outer_lr: number
-    readonly compression: "no" | "uint8"
-  }
-  readonly optim: {
-    readonly batch_size: bigint
-    readonly warmup_steps: bigint
-    readonly total_steps: bigint
-    readonly optim: { readonly lr: number }
-  }
-  readonly train: { readonly micro_bs: bigint }
-  readonly data: {
-    readonly dataset_name_or_paths: string
-    readonly seq_length: bigint
-    readonly fake: boolean
-  }
-  readonly ckpt: { readonly path: string; readonly interval: bigint }
-}
 
 /** How one island is launched. */
 export interface IslandLaunch {
@@ -237,7 +159,7 @@ export interface IslandLaunch {
 export interface PrimePlan {
   readonly runName: string
   /** The run's config; island i's file differs only in `[ckpt] path` (its own directory). */
-  readonly document: PrimeDocument
+  readonly document: Format.PrimeDocument
   readonly islands: ReadonlyArray<IslandLaunch>
   /** Inner steps the run trains (`total_steps`, a multiple of `inner_steps`). */
   readonly totalSteps: number
@@ -247,65 +169,36 @@ export interface PrimePlan {
 }
 
 /**
- * Inner steps actually trained: prime stops only after an outer step, so the
- * requested count is rounded up to a multiple of `innerSteps` (at least one outer step).
- */
-export const roundedTotalSteps = (totalSteps: number, innerSteps: number): number =>
-  Math.ceil(totalSteps / innerSteps) * innerSteps
-
-/** LR warmup: prime's default of 1000 steps, but at most a tenth of the run so the recipe's lr is reached. */
-export const warmupSteps = (totalSteps: number): number => Math.min(1000, Math.floor(totalSteps / 10))
-
-/** The devices of island `island`: `gpus` consecutive GPU indices, as the framework's launch script assigns them. */
-const cudaDevices = (island: number, gpus: number): string =>
-  Array.from({ length: gpus }, (_, k) => island * gpus + k).join(",")
-
-/**
  * Check a recipe against what prime can express (pure): `keepFraction` 1 maps to
  * `compression = "no"`; any other value cannot be expressed (`RecipeUnsupported`
  * unless ignored, then it runs uncompressed). Islands whose ports would pass 65535, or
  * a step count too large for a config, are refused whatever is ignored. Returns the
  * knobs left unapplied.
  */
-export const unappliedKnobs = (
-  recipe: Recipe,
-  options: PrimeSettings
-): Either.Either<ReadonlyArray<RecipeField>, RecipeUnsupported> =>
-  Either.gen(function*() {
-    const notApplied: Array<RecipeField> = []
-    if (recipe.keepFraction !== 1) {
-      notApplied.push(
-        yield* cannotExpress(
-          BACKEND,
-          options.ignore,
-          "keepFraction",
-          `prime's [diloco] compression is only "no" or "uint8" (int8 quantisation of the whole pseudo-gradient); it cannot keep a fraction ${recipe.keepFraction} of it`
-        )
-      )
+export const unappliedKnobs = knobRules<PrimeSettings>(BACKEND, [
+  {
+    field: "keepFraction",
+    check: (recipe) =>
+      recipe.keepFraction === 1 ? undefined : `prime's [diloco] compression is only "no" or "uint8" (int8 quantisation of ` +
+        `the whole pseudo-gradient); it cannot keep a fraction ${recipe.keepFraction} of it`
+  },
+  {
+    field: "islands",
+    hard: true,
+    check: (recipe, options) => {
+      const lastPort = options.basePort + options.gpusPerIsland + recipe.islands - 1
+      return lastPort <= 65535 ? undefined : `${recipe.islands} islands need rendezvous ports up to ${lastPort} from ` +
+        `basePort ${options.basePort}, past 65535`
     }
-    const islands = recipe.islands
-    const lastPort = options.basePort + options.gpusPerIsland + islands - 1
-    if (lastPort > 65535) {
-      return yield* Either.left(
-        new RecipeUnsupported({
-          backend: BACKEND,
-          field: "islands",
-          reason: `${islands} islands need rendezvous ports up to ${lastPort} from basePort ${options.basePort}, past 65535`
-        })
-      )
-    }
-    const totalSteps = roundedTotalSteps(options.totalSteps, recipe.innerSteps)
-    if (!Number.isSafeInteger(totalSteps)) {
-      return yield* Either.left(
-        new RecipeUnsupported({
-          backend: BACKEND,
-          field: "innerSteps",
-          reason: `rounding totalSteps up to a multiple of innerSteps ${recipe.innerSteps} gives more steps than a config can hold`
-        })
-      )
-    }
-    return notApplied
-  })
+  },
+  {
+    field: "innerSteps",
+    hard: true,
+    check: (recipe, options) =>
+      Number.isSafeInteger(Format.roundedTotalSteps(options.totalSteps, recipe.innerSteps)) ? undefined :
+        `rounding totalSteps up to a multiple of innerSteps ${recipe.innerSteps} gives more steps than a config can hold`
+  }
+])
 
 /**
  * Map a recipe onto prime's config and launch (pure). Knobs: `innerSteps` ->
@@ -321,221 +214,126 @@ export const primeConfig = (
   options: PrimeSettings,
   runDir: string
 ): Either.Either<PrimePlan, RecipeUnsupported> =>
-  Either.gen(function*() {
-    const notApplied = yield* unappliedKnobs(recipe, options)
-    const islands = recipe.islands
-    const totalSteps = roundedTotalSteps(options.totalSteps, recipe.innerSteps)
+  Either.map(unappliedKnobs(recipe, options), (notApplied) => {
+    const totalSteps = Format.roundedTotalSteps(options.totalSteps, recipe.innerSteps)
     const name = runName(Artifact.ref({ recipe, trainSeed: seed }))
     const checkpointBase = NodePath.join(runDir, "ckpt")
-    const document: PrimeDocument = {
-      name_model: options.model,
-      type_model: options.modelType,
-      project: "trainmarket",
-      run_name: name,
-      metric_logger_type: "dummy",
-      diloco: {
-        inner_steps: BigInt(recipe.innerSteps),
-        outer_lr: recipe.outerLr,
-        compression: "no"
-      },
-      optim: {
-        batch_size: BigInt(options.batchSize),
-        warmup_steps: BigInt(warmupSteps(totalSteps)),
-        total_steps: BigInt(totalSteps),
-        optim: { lr: recipe.innerLr }
-      },
-      train: { micro_bs: BigInt(options.microBatch) },
-      data: {
-        dataset_name_or_paths: options.dataset,
-        seq_length: BigInt(options.seqLength),
-        fake: options.fakeData
-      },
-      ckpt: { path: checkpointBase, interval: BigInt(totalSteps) }
-    }
-    const [command, ...prefix] = options.launcher
-    const launches = Array.from({ length: islands }, (_, island): IslandLaunch => {
-      const rendezvousPort = options.basePort + options.gpusPerIsland + island
+    const islands = Array.from({ length: recipe.islands }, (_, island): IslandLaunch => {
       const checkpointPath = NodePath.join(checkpointBase, `island-${island}`)
       const configPath = NodePath.join(runDir, `config-island-${island}.toml`)
-      const own: PrimeDocument = { ...document, ckpt: { ...document.ckpt, path: checkpointPath } }
-      return {
-        island,
-        command,
-        args: [
-          ...prefix,
-          "--nproc_per_node",
-          String(options.gpusPerIsland),
-          "--rdzv-endpoint",
-          `localhost:${rendezvousPort}`,
-          TRAIN_SCRIPT,
-          `@${configPath}`,
-          "--data.data_rank",
-          String(island),
-          "--data.data_world_size",
-          String(islands)
-        ],
-        env: {
-          GLOBAL_ADDR: "localhost",
-          GLOBAL_PORT: String(options.basePort),
-          GLOBAL_WORLD_SIZE: String(islands),
-          GLOBAL_RANK: String(island),
-          GLOBAL_UNIQUE_ID: String(island),
-          CUDA_VISIBLE_DEVICES: cudaDevices(island, options.gpusPerIsland),
-          GLOO_SOCKET_IFNAME: "lo"
-        },
-        cwd: options.workdir,
-        configPath,
-        toml: Toml.stringify(own, { numbersAsFloat: true }),
-        checkpointPath,
-        rendezvousPort
-      }
+      const line = Format.islandLine(options.launcher, options.gpusPerIsland, options.basePort, island, recipe.islands, configPath)
+      const own = Format.document(recipe, options, { name, totalSteps, checkpointPath })
+      return { island, ...line, cwd: options.workdir, configPath, toml: Format.toml(own), checkpointPath }
     })
     return {
       runName: name,
-      document,
-      islands: launches,
+      document: Format.document(recipe, options, { name, totalSteps, checkpointPath: checkpointBase }),
+      islands,
       totalSteps,
-      finalCheckpoints: launches.map((launch) => NodePath.join(launch.checkpointPath, `step_${totalSteps}`)),
+      finalCheckpoints: islands.map((launch) => NodePath.join(launch.checkpointPath, `step_${totalSteps}`)),
       notApplied
     }
   })
 
-/** A parsed `step: n, loss: x` line of an island's rank 0. */
-export interface StepLine {
-  readonly step: number
-  readonly loss: number
-}
-
-const STEP_LINE = /\[Rank 0\] step: (\d+), loss: ([^,\s]+)/
-const CHECKPOINT_LINE = /Saved checkpoint to (.+?)(?: in \S+ seconds)?$/
-
-/** Parse prime's per-step log line (`HH:MM:SS [INFO] [Rank 0] step: 12, loss: 2.3456, …`). */
-export const parseStepLine = (line: string): StepLine | undefined => {
-  const match = STEP_LINE.exec(line)
-  if (match === null) return undefined
-  const loss = Number(match[2])
-  return Number.isNaN(loss) && match[2]?.toLowerCase() !== "nan" ? undefined : { step: Number(match[1]), loss }
-}
-
-/** Parse prime's checkpoint log line (`… Saved checkpoint to <path> in <s> seconds`). */
-export const parseCheckpointLine = (line: string): string | undefined => CHECKPOINT_LINE.exec(line)?.[1]?.trim()
-
-interface IslandOutcome {
-  readonly lastStep: StepLine | undefined
+/** What one island logged so far: its last step line and every checkpoint it saved. */
+export interface IslandOutcome {
+  readonly lastStep: Format.StepLine | undefined
   readonly checkpoints: ReadonlyArray<string>
 }
 
-/** Build the prime cluster (options already decoded); incoherent options are `ClusterInvalid`. */
-export const make = (
-  options: PrimeOptions
-): Effect.Effect<
-  TrainingCluster["Type"],
-  ClusterInvalid,
-  BackendContext
-> =>
+/** What the islands logged so far, by island. */
+export type PrimeState = ReadonlyMap<number, IslandOutcome>
+
+/**
+ * Read one line of an island (pure). Prime logs to stderr; a line of the same shape on
+ * stdout (another logger setup) counts too.
+ */
+export const parseLine = (
+  state: PrimeState,
+  line: { readonly island: number | undefined; readonly text: string }
+): Runner.Parsed<PrimeState> => {
+  const island = line.island ?? 0
+  const step = Format.parseStepLine(line.text)
+  const checkpoint = Format.parseCheckpointLine(line.text)
+  const outcome = state.get(island) ?? { lastStep: undefined, checkpoints: [] }
+  const next = step !== undefined
+    ? { ...outcome, lastStep: step }
+    : checkpoint !== undefined
+    ? { ...outcome, checkpoints: [...outcome.checkpoints, checkpoint] }
+    : undefined
+  return {
+    state: next === undefined ? state : new Map(state).set(island, next),
+    progress: { island, ...(step === undefined ? {} : { step: step.step, loss: step.loss }) }
+  }
+}
+
+const malformed = (reason: string) => new CheckpointMalformed({ backend: BACKEND, reason })
+
+/** `CheckpointMalformed` unless `checkpoint` is a directory. */
+const requireDirectory = (checkpoint: string): Effect.Effect<void, CheckpointMalformed, FileSystem.FileSystem> =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(checkpoint)).pipe(
+    Effect.map((info) => info.type === "Directory"),
+    Effect.orElseSucceed(() => false),
+    Effect.flatMap((isDirectory) =>
+      isDirectory ? Effect.void : Effect.fail(malformed(`the reported checkpoint ${checkpoint} is not a directory on disk`))
+    )
+  )
+
+/**
+ * The run's result: every island logged a finite last loss (the claim is their mean)
+ * and saved the final step's checkpoint, which is a directory on disk; the artifact
+ * points at island 0's.
+ */
+const finish = ({ plan, settings: resolved, state }: Runner.Outcome<PrimeSettings, PrimePlan, PrimeState, void>) =>
   Effect.gen(function*() {
     const path = yield* Path.Path
-    const resolved = yield* settings(options, path)
-    const publish = yield* progressSink
-
-    return yield* backendCluster(clusterId, resolved.tee, (recipe, trainSeed) =>
-      Effect.gen(function*() {
-        yield* requirePath(BACKEND, resolved.workdir, "working directory")
-        yield* requirePath(BACKEND, path.join(resolved.workdir, TRAIN_SCRIPT), "training script")
-        // a recipe prime cannot express starts nothing and leaves no run directory
-        yield* unappliedKnobs(recipe, resolved)
-        const name = runName(Artifact.ref({ recipe, trainSeed }))
-        const runDir = yield* makeRunDirectory(BACKEND, resolved.checkpointDir, `prime-${name.slice(-16)}-`)
-        const plan = yield* primeConfig(recipe, trainSeed, resolved, runDir)
-        yield* Effect.forEach(plan.islands, (island) => writeRunFile(BACKEND, island.configPath, island.toml), {
-          discard: true
-        })
-
-        const outcomes = yield* Ref.make<ReadonlyMap<number, IslandOutcome>>(new Map())
-        const record = (island: number, update: (outcome: IslandOutcome) => IslandOutcome) =>
-          Ref.update(outcomes, (all) => {
-            const next = new Map(all)
-            next.set(island, update(all.get(island) ?? { lastStep: undefined, checkpoints: [] }))
-            return next
-          })
-        const onLine = (line: Subprocess.OutputLine) => {
-          const island = line.island ?? 0
-          // prime logs to stderr; a line of the same shape on stdout (another logger setup) counts too
-          const step = parseStepLine(line.text)
-          const checkpoint = parseCheckpointLine(line.text)
-          return Effect.zipRight(
-            step !== undefined
-              ? record(island, (o) => ({ ...o, lastStep: step }))
-              : checkpoint !== undefined
-              ? record(island, (o) => ({ ...o, checkpoints: [...o.checkpoints, checkpoint] }))
-              : Effect.void,
-            publish({
-              clusterId,
-              island,
-              line: line.text,
-              ...(step === undefined ? {} : { step: step.step, loss: step.loss })
-            })
-          )
-        }
-        yield* Subprocess.runAll(
-          plan.islands.map((launch) => ({
-            label: `island ${launch.island}`,
-            island: launch.island,
-            command: launch.command,
-            args: launch.args,
-            env: launch.env,
-            cwd: launch.cwd
-          })),
-          { backend: BACKEND, onLine }
-        ).pipe(Subprocess.withDeadline({ clusterId, deadlineMillis: resolved.deadlineMillis }))
-
-        const seen = yield* Ref.get(outcomes)
-        const losses: Array<number> = []
-        for (const launch of plan.islands) {
-          const outcome = seen.get(launch.island)
-          const last = outcome?.lastStep
-          if (last === undefined) {
-            return yield* new CheckpointMalformed({
-              backend: BACKEND,
-              reason: `island ${launch.island} exited 0 without a "[Rank 0] step: n, loss: x" line`
-            })
-          }
-          if (!Number.isFinite(last.loss)) {
-            return yield* new CheckpointMalformed({
-              backend: BACKEND,
-              reason: `island ${launch.island}'s last loss (step ${last.step}) is ${last.loss}, not a finite number`
-            })
-          }
-          losses.push(last.loss)
-          const saved = outcome?.checkpoints.at(-1)
-          const expected = plan.finalCheckpoints[launch.island] ?? ""
-          if (saved === undefined) {
-            return yield* new CheckpointMalformed({
-              backend: BACKEND,
-              reason: `island ${launch.island} never logged "Saved checkpoint to <path>" (expected ${expected})`
-            })
-          }
-          if (path.resolve(resolved.workdir, saved) !== expected) {
-            return yield* new CheckpointMalformed({
-              backend: BACKEND,
-              reason: `island ${launch.island}'s last checkpoint is ${saved}, not the final step's ${expected}`
-            })
-          }
-          yield* requireCheckpointDirectory(BACKEND, expected)
-        }
-        return {
-          recipe,
-          trainSeed,
-          trainLoss: mean(losses),
-          clusterId,
-          checkpoint: plan.finalCheckpoints[0] ?? "",
-          notApplied: plan.notApplied
-        } satisfies TrainedArtifact
-      }))
+    const losses: Array<number> = []
+    for (const launch of plan.islands) {
+      const outcome = state.get(launch.island)
+      const last = outcome?.lastStep
+      if (last === undefined) {
+        return yield* malformed(`island ${launch.island} exited 0 without a "[Rank 0] step: n, loss: x" line`)
+      }
+      if (!Number.isFinite(last.loss)) {
+        return yield* malformed(`island ${launch.island}'s last loss (step ${last.step}) is ${last.loss}, not a finite number`)
+      }
+      losses.push(last.loss)
+      const saved = outcome?.checkpoints.at(-1)
+      const expected = plan.finalCheckpoints[launch.island] ?? ""
+      if (saved === undefined) {
+        return yield* malformed(`island ${launch.island} never logged "Saved checkpoint to <path>" (expected ${expected})`)
+      }
+      if (path.resolve(resolved.workdir, saved) !== expected) {
+        return yield* malformed(`island ${launch.island}'s last checkpoint is ${saved}, not the final step's ${expected}`)
+      }
+      yield* requireDirectory(expected)
+    }
+    return { trainLoss: mean(losses), checkpoint: plan.finalCheckpoints[0] ?? "" }
   })
 
-/** The prime cluster as a layer (options decoded from `{"kind":"prime",…}` or built in code). */
-export const layer = (
-  options: PrimeOptions
-): Layer.Layer<TrainingCluster, ClusterInvalid, BackendContext> =>
-  Layer.effect(TrainingCluster, make(options))
+/** The prime backend as the shared runner runs it: one TOML file and one torchrun job per island. */
+export const backend: Runner.Backend<PrimeOptions, PrimeSettings, PrimePlan, PrimeState, void> = {
+  name: BACKEND,
+  settings: (options) => Effect.flatMap(Path.Path, (path) => settings(options, path)),
+  requirements,
+  unapplied: unappliedKnobs,
+  plan: primeConfig,
+  files: (plan) => plan.islands.map((island) => ({ path: island.configPath, text: island.toml })),
+  initial: new Map(),
+  parse: parseLine,
+  supervise: ({ plan, runAll }) =>
+    runAll(plan.islands.map(({ island, command, args, env, cwd }) => ({ label: `island ${island}`, island, command, args, env, cwd }))),
+  finish
+}
+
+/** Build the prime cluster (options already decoded); incoherent options are `ClusterInvalid`. */
+export const make = Runner.make(backend)
+
+/** The prime cluster with chosen options (decoded from `{"kind":"prime",…}` or built in code). */
+export const layerWith = Runner.layerWith(backend)
+
+/** The prime cluster with every default: the bare spec `{"kind":"prime"}` (torchrun in the current directory). */
+export const layer = layerWith({})
+
+/** `{"kind":"prime",…}` in the registry of cluster kinds (`ClusterSpec.ts`). */
+export const kind = Runner.kind(BACKEND, PrimeSpec, backend)

@@ -2,75 +2,55 @@
  * The Psyche backend (Nous Research's centralized server and DisTrO clients; SPEC §12).
  *
  * A recipe becomes the coordinator's `state.toml` plus one server and one client per
- * island, launched through `Command`: the server first (the run waits until its port
- * accepts connections), then the clients, each with its own identity key. Every output
- * line is progress. The run ends when a client logs `Saving to <dir>/<run_id>-step<N>`
- * for the final step and the safetensors are on disk: the adapter then stops the server
- * and the clients itself (whether they exit on their own is not documented; the run
- * is `Finished` only after the cooldown that announced the final checkpoint, so a client
- * exiting 0 before that announcement is `CheckpointMalformed` at once). A non-zero exit
- * of any process, such an early exit, the deadline, or interruption kill them all. The
- * claimed loss is the mean over clients of each client's last finite JSON loss line.
+ * island. The shared runner (`internal/Runner.ts`) writes the file, streams every line
+ * as progress and enforces the deadline; this module's supervision starts the server
+ * first (the run waits until its port accepts connections), then the clients, each
+ * with its own identity key, and watches for the end. The run ends when a client logs
+ * `Saving to <dir>/<run_id>-step<N>` for the final step and the safetensors are on
+ * disk: the adapter then stops the server and the clients itself (whether they exit on
+ * their own is not documented; the run is `Finished` only after the cooldown that
+ * announced the final checkpoint, so a client exiting 0 before that announcement is
+ * `CheckpointMalformed` at once). A non-zero exit of any process, such an early exit,
+ * the deadline, or interruption kill them all. The claimed loss is the mean over
+ * clients of each client's last finite JSON loss line.
  *
- * Facts used (from the framework's sources): the `Coordinator` / `CoordinatorConfig`
- * fields and `check()` rules of `shared/coordinator` (`rounds_per_epoch >= 4`,
- * `witness_nodes <= min_clients`, at most 100 clients, u16 batch sizes); progress.step
- * starts at 1, grows after each round, and the run is `Finished` after the cooldown in
- * which `step >= total_steps`; the `ConstantLR` and `Distro` definitions of
- * `shared/core` (`compression_topk`/`compression_chunk` are u16); the `Http` data
- * location with `Shuffle::Seeded([u8; 32])`; the client's `train` arguments and
- * `RAW_IDENTITY_SECRET_KEY` (32 bytes as hex) in `shared/client/src/cli.rs`; the
- * `integration_test_log_marker = "loss"` JSON lines; cooldown's
- * `Saving to <checkpoint_dir>/<run_id>-step<step>` (written by the epoch's checkpointer).
+ * What Psyche reads and prints (its coordinator state, command lines, log lines) lives
+ * in `internal/PsycheFormat.ts`, with the facts from the framework's sources it relies on.
  */
 import { FileSystem, Path } from "@effect/platform"
-import { sha256 } from "@noble/hashes/sha2.js"
-import { bytesToHex } from "@noble/hashes/utils.js"
-import { Deferred, Duration, Effect, Either, Layer, Ref, Schema } from "effect"
-import * as NodeNet from "node:net"
+import { Duration, Effect, Either, Schema } from "effect"
 import * as NodePath from "node:path"
-import * as Toml from "smol-toml"
 import * as Artifact from "../domain/Artifact.js"
-import type { TrainedArtifact } from "../domain/Artifact.js"
-import {
-  BackendFailed,
-  BackendUnavailable,
-  CheckpointMalformed,
-  RecipeUnsupported
-} from "../domain/Errors.js"
-import { wrapU64 } from "../domain/Money.js"
+import { BackendFailed, CheckpointMalformed, type RecipeUnsupported } from "../domain/Errors.js"
 import type { Recipe } from "../domain/Recipe.js"
+import type { Requirement } from "./ClusterKind.js"
+import * as Format from "./internal/PsycheFormat.js"
 import {
-  cannotExpress,
+  backendSpec,
   commonOptionFields,
   type CommonSettings,
   commonSettings,
+  type Defaults,
   IntIn,
-  makeRunDirectory,
+  knobRules,
   mean,
   NonEmpty,
   type RecipeField,
-  type Requirement,
   runName,
-  backendCluster,
-  type BackendContext,
   U32_MAX,
-  writeRunFile
+  withDefaults
 } from "./internal/RealBackend.js"
+import * as Runner from "./internal/Runner.js"
 import * as Subprocess from "./internal/Subprocess.js"
-import { progressSink, TrainingCluster } from "./TrainingCluster.js"
+
+/** What Psyche reads and prints (its coordinator state, command lines, identities, log lines). */
+export * from "./internal/PsycheFormat.js"
 
 /** The backend's name in errors. */
 export const BACKEND = "psyche"
 
 /** The cluster id recorded in artifacts. */
-export const clusterId = "psyche"
-
-/** Psyche's coordinator holds at most this many clients (`SOLANA_MAX_NUM_CLIENTS`). */
-export const MAX_CLIENTS = 100
-
-/** Psyche needs at least this many rounds per epoch (its overlapped pipeline). */
-export const MIN_ROUNDS_PER_EPOCH = 4
+export const clusterId = BACKEND
 
 /** The options of `{"kind":"psyche",…}` (SPEC §14); every field is optional. */
 export const PsycheOptions = Schema.Struct({
@@ -82,7 +62,7 @@ export const PsycheOptions = Schema.Struct({
   /** The Hugging Face repo of the initial model (`[model.LLM.checkpoint.Hub] repo_id`). */
   modelRepo: Schema.optional(NonEmpty),
   /** Training steps (rounds); Psyche needs at least 4 (default 25000). */
-  totalSteps: Schema.optional(IntIn(MIN_ROUNDS_PER_EPOCH, U32_MAX)),
+  totalSteps: Schema.optional(IntIn(Format.MIN_ROUNDS_PER_EPOCH, U32_MAX)),
   /** Samples per client per step; the global batch is islands × batchSize (default 8). */
   batchSize: Schema.optional(IntIn(1, 65535)),
   /** `max_seq_len` (default 2048). */
@@ -103,14 +83,11 @@ export const PsycheOptions = Schema.Struct({
 export type PsycheOptions = typeof PsycheOptions.Type
 
 /** The cluster spec `{"kind":"psyche",…}`; unknown fields are rejected. */
-export const PsycheSpec = Schema.Struct({ kind: Schema.Literal("psyche"), ...PsycheOptions.fields }).annotations({
-  identifier: "PsycheSpec",
-  parseOptions: { onExcessProperty: "error" }
-})
+export const PsycheSpec = backendSpec("psyche", PsycheOptions, "PsycheSpec")
 export type PsycheSpec = typeof PsycheSpec.Type
 
 /** The defaults of the Psyche options (values from Psyche's own example configs where it has them). */
-export const defaults = {
+export const defaults: Defaults<PsycheOptions> = {
   server: "psyche-centralized-server",
   client: "psyche-centralized-client",
   modelRepo: "emozilla/llama2-20m-init",
@@ -120,50 +97,15 @@ export const defaults = {
   chunk: 64,
   port: 20_000,
   serverStartSeconds: 10
-} as const
-
-/**
- * Settings no option exposes, fixed at the values of Psyche's example configs: the
- * coordinator's timings (seconds), one witness, no verification, and the public
- * fineweb-edu set tokenized for llama2 (matching the default model).
- */
-export const fixed = {
-  warmupTime: 30,
-  cooldownTime: 30,
-  maxRoundTrainTime: 30,
-  roundWitnessTime: 1,
-  witnessNodes: 1,
-  compressionDecay: 0.999,
-  clipGradNorm: 1.0,
-  dataBucket: "nous-pretraining-public-us",
-  dataDirectory: "fineweb-edu-tokenized-llama2"
-} as const
+}
 
 /** The Psyche options with defaults applied. */
-export interface PsycheSettings extends CommonSettings {
-  readonly server: string
-  readonly client: string
-  readonly modelRepo: string
-  readonly totalSteps: number
-  readonly batchSize: number
-  readonly seqLength: number
-  readonly chunk: number
-  readonly port: number
-  readonly serverStartMillis: number
-}
+export interface PsycheSettings extends CommonSettings, Defaults<PsycheOptions> {}
 
 /** Apply the defaults of the Psyche options. */
 export const settings = (options: PsycheOptions, path: Path.Path): PsycheSettings => ({
   ...commonSettings(options, path),
-  server: options.server ?? defaults.server,
-  client: options.client ?? defaults.client,
-  modelRepo: options.modelRepo ?? defaults.modelRepo,
-  totalSteps: options.totalSteps ?? defaults.totalSteps,
-  batchSize: options.batchSize ?? defaults.batchSize,
-  seqLength: options.seqLength ?? defaults.seqLength,
-  chunk: options.chunk ?? defaults.chunk,
-  port: options.port ?? defaults.port,
-  serverStartMillis: Math.round((options.serverStartSeconds ?? defaults.serverStartSeconds) * 1000)
+  ...withDefaults(defaults, options)
 })
 
 /** What a Psyche cluster needs installed (checked by `trainmarket backends check`): the server and the client. */
@@ -171,55 +113,6 @@ export const requirements = (options: PsycheSettings): ReadonlyArray<Requirement
   { kind: "executable", what: "server", command: options.server, versionArgs: ["--version"] },
   { kind: "executable", what: "client", command: options.client, versionArgs: ["--version"] }
 ]
-
-/** The coordinator state Psyche's server reads; integers are `bigint` so they serialise as TOML integers. */
-export interface PsycheState {
-  readonly run_id: string
-  readonly run_state: "WaitingForMembers"
-  readonly config: {
-    readonly warmup_time: bigint
-    readonly cooldown_time: bigint
-    readonly rounds_per_epoch: bigint
-    readonly max_round_train_time: bigint
-    readonly round_witness_time: bigint
-    readonly min_clients: bigint
-    readonly init_min_clients: bigint
-    readonly verification_percent: bigint
-    readonly witness_nodes: bigint
-    readonly global_batch_size_start: bigint
-    readonly global_batch_size_end: bigint
-    readonly global_batch_size_warmup_tokens: bigint
-    readonly total_steps: bigint
-  }
-  readonly model: {
-    readonly LLM: {
-      readonly architecture: "HfLlama"
-      readonly data_type: "Pretraining"
-      readonly max_seq_len: bigint
-      readonly cold_start_warmup_steps: bigint
-      readonly checkpoint: { readonly Hub: { readonly repo_id: string } }
-      readonly data_location: {
-        readonly Http: {
-          readonly token_size_in_bytes: "TwoBytes"
-          readonly shuffle: { readonly Seeded: ReadonlyArray<bigint> }
-          readonly location: { readonly Gcp: { readonly bucket_name: string; readonly filter_directory: string } }
-        }
-      }
-      readonly lr_schedule: {
-        readonly Constant: { readonly base_lr: number; readonly warmup_steps: bigint; readonly warmup_init_lr: number }
-      }
-      readonly optimizer: {
-        readonly Distro: {
-          readonly clip_grad_norm: number
-          readonly compression_decay: number
-          readonly compression_chunk: bigint
-          readonly compression_topk: bigint
-          readonly quantize_1bit: boolean
-        }
-      }
-    }
-  }
-}
 
 /** How one client is launched. */
 export interface ClientLaunch {
@@ -234,7 +127,7 @@ export interface ClientLaunch {
 /** Everything one Psyche run needs. */
 export interface PsychePlan {
   readonly runId: string
-  readonly state: PsycheState
+  readonly state: Format.PsycheState
   readonly toml: string
   readonly statePath: string
   readonly server: { readonly command: string; readonly args: ReadonlyArray<string> }
@@ -244,37 +137,6 @@ export interface PsychePlan {
   readonly notApplied: ReadonlyArray<RecipeField>
 }
 
-/** DisTrO keeps `topk` values of every chunk × chunk tile: topk = max(1, round(keepFraction × chunk²)). */
-export const compressionTopk = (keepFraction: number, chunk: number): number =>
-  Math.max(1, Math.round(keepFraction * chunk * chunk))
-
-/** LR warmup: at most 1000 steps and a tenth of the run, so the recipe's lr is reached. */
-export const warmupSteps = (totalSteps: number): number => Math.min(1000, Math.floor(totalSteps / 10))
-
-const u64le = (value: bigint): Uint8Array => {
-  const bytes = new Uint8Array(8)
-  new DataView(bytes.buffer).setBigUint64(0, wrapU64(value), true)
-  return bytes
-}
-
-/**
- * The data shuffle seed (`Shuffle::Seeded([u8; 32])`): the train seed as 8
- * little-endian bytes followed by 24 zero bytes, so the train seed decides the data order.
- */
-export const shuffleSeed = (seed: bigint): ReadonlyArray<number> => [...u64le(seed), ...new Array<number>(24).fill(0)]
-
-/**
- * Client `index`'s identity (`RAW_IDENTITY_SECRET_KEY`, 64 hex digits): SHA-256 of
- * `trainmarket.psyche.identity.v1`, the seed (u64 LE) and the index (u32 LE).
- * Deterministic per run and distinct per client.
- */
-export const identityKey = (seed: bigint, index: number): string => {
-  const tag = new TextEncoder().encode("trainmarket.psyche.identity.v1")
-  const indexBytes = new Uint8Array(4)
-  new DataView(indexBytes.buffer).setUint32(0, index, true)
-  return bytesToHex(sha256(new Uint8Array([...tag, ...u64le(seed), ...indexBytes])))
-}
-
 /**
  * Check a recipe against what Psyche can express (pure): `innerSteps` other than 1
  * and `outerLr` (always) cannot be expressed — DisTrO syncs every step and has no
@@ -282,52 +144,33 @@ export const identityKey = (seed: bigint, index: number): string => {
  * Psyche's client and batch limits are refused whatever is ignored. Returns the
  * knobs left unapplied.
  */
-export const unappliedKnobs = (
-  recipe: Recipe,
-  options: PsycheSettings
-): Either.Either<ReadonlyArray<RecipeField>, RecipeUnsupported> =>
-  Either.gen(function*() {
-    const notApplied: Array<RecipeField> = []
-    if (recipe.innerSteps !== 1) {
-      notApplied.push(
-        yield* cannotExpress(
-          BACKEND,
-          options.ignore,
-          "innerSteps",
-          `DisTrO synchronises every step; Psyche has no sync interval to set to ${recipe.innerSteps}`
-        )
-      )
-    }
-    notApplied.push(
-      yield* cannotExpress(
-        BACKEND,
-        options.ignore,
-        "outerLr",
-        "DisTrO applies the decoded update with the schedule's learning rate; Psyche has no outer optimizer or outer learning rate"
-      )
-    )
-    const islands = recipe.islands
-    if (islands > MAX_CLIENTS) {
-      return yield* Either.left(
-        new RecipeUnsupported({
-          backend: BACKEND,
-          field: "islands",
-          reason: `Psyche's coordinator holds at most ${MAX_CLIENTS} clients, not ${islands}`
-        })
-      )
-    }
-    const globalBatch = islands * options.batchSize
-    if (globalBatch > 65535) {
-      return yield* Either.left(
-        new RecipeUnsupported({
-          backend: BACKEND,
-          field: "islands",
-          reason: `the global batch ${islands} × ${options.batchSize} exceeds Psyche's limit of 65535`
-        })
-      )
-    }
-    return notApplied
-  })
+export const unappliedKnobs = knobRules<PsycheSettings>(BACKEND, [
+  {
+    field: "innerSteps",
+    check: (recipe) =>
+      recipe.innerSteps === 1 ? undefined :
+        `DisTrO synchronises every step; Psyche has no sync interval to set to ${recipe.innerSteps}`
+  },
+  {
+    field: "outerLr",
+    check: () =>
+      "DisTrO applies the decoded update with the schedule's learning rate; Psyche has no outer optimizer or outer learning rate"
+  },
+  {
+    field: "islands",
+    hard: true,
+    check: (recipe) =>
+      recipe.islands <= Format.MAX_CLIENTS ? undefined :
+        `Psyche's coordinator holds at most ${Format.MAX_CLIENTS} clients, not ${recipe.islands}`
+  },
+  {
+    field: "islands",
+    hard: true,
+    check: (recipe, options) =>
+      recipe.islands * options.batchSize <= 65535 ? undefined :
+        `the global batch ${recipe.islands} × ${options.batchSize} exceeds Psyche's limit of 65535`
+  }
+])
 
 /**
  * Map a recipe onto Psyche's state and launch (pure). Knobs: `islands` -> clients
@@ -341,87 +184,24 @@ export const psycheConfig = (
   options: PsycheSettings,
   runDir: string
 ): Either.Either<PsychePlan, RecipeUnsupported> =>
-  Either.gen(function*() {
-    const notApplied = yield* unappliedKnobs(recipe, options)
-    const islands = recipe.islands
-    const globalBatch = islands * options.batchSize
+  Either.map(unappliedKnobs(recipe, options), (notApplied) => {
     const runId = runName(Artifact.ref({ recipe, trainSeed: seed }))
-    const rounds = Math.max(MIN_ROUNDS_PER_EPOCH, options.totalSteps)
+    const rounds = Math.max(Format.MIN_ROUNDS_PER_EPOCH, options.totalSteps)
     const statePath = NodePath.join(runDir, "state.toml")
-    const state: PsycheState = {
-      run_id: runId,
-      run_state: "WaitingForMembers",
-      config: {
-        warmup_time: BigInt(fixed.warmupTime),
-        cooldown_time: BigInt(fixed.cooldownTime),
-        rounds_per_epoch: BigInt(rounds),
-        max_round_train_time: BigInt(fixed.maxRoundTrainTime),
-        round_witness_time: BigInt(fixed.roundWitnessTime),
-        min_clients: BigInt(islands),
-        init_min_clients: BigInt(islands),
-        verification_percent: 0n,
-        witness_nodes: BigInt(Math.min(fixed.witnessNodes, islands)),
-        global_batch_size_start: BigInt(globalBatch),
-        global_batch_size_end: BigInt(globalBatch),
-        global_batch_size_warmup_tokens: 0n,
-        total_steps: BigInt(rounds)
-      },
-      model: {
-        LLM: {
-          architecture: "HfLlama",
-          data_type: "Pretraining",
-          max_seq_len: BigInt(options.seqLength),
-          cold_start_warmup_steps: 0n,
-          checkpoint: { Hub: { repo_id: options.modelRepo } },
-          data_location: {
-            Http: {
-              token_size_in_bytes: "TwoBytes",
-              shuffle: { Seeded: shuffleSeed(seed).map(BigInt) },
-              location: { Gcp: { bucket_name: fixed.dataBucket, filter_directory: fixed.dataDirectory } }
-            }
-          },
-          lr_schedule: {
-            Constant: { base_lr: recipe.innerLr, warmup_steps: BigInt(warmupSteps(rounds)), warmup_init_lr: 0 }
-          },
-          optimizer: {
-            Distro: {
-              clip_grad_norm: fixed.clipGradNorm,
-              compression_decay: fixed.compressionDecay,
-              compression_chunk: BigInt(options.chunk),
-              compression_topk: BigInt(compressionTopk(recipe.keepFraction, options.chunk)),
-              quantize_1bit: false
-            }
-          }
-        }
-      }
-    }
-    const serverAddress = `localhost:${options.port}`
+    const state = Format.coordinatorState(recipe, seed, options, { runId, rounds })
     return {
       runId,
       state,
-      toml: Toml.stringify(state, { numbersAsFloat: true }),
+      toml: Format.toml(state),
       statePath,
-      server: {
-        command: options.server,
-        args: ["run", "--state", statePath, "--server-port", String(options.port), "--tui", "false"]
-      },
-      clients: Array.from({ length: islands }, (_, island): ClientLaunch => {
+      server: { command: options.server, args: Format.serverArgs(statePath, options.port) },
+      clients: Array.from({ length: recipe.islands }, (_, island): ClientLaunch => {
         const checkpointDir = NodePath.join(runDir, `client-${island}`)
         return {
           island,
           command: options.client,
-          args: [
-            "train",
-            "--run-id",
-            runId,
-            "--server-addr",
-            serverAddress,
-            "--logs",
-            "json",
-            "--checkpoint-dir",
-            checkpointDir
-          ],
-          env: { RAW_IDENTITY_SECRET_KEY: identityKey(seed, island) },
+          args: Format.clientArgs(runId, `localhost:${options.port}`, checkpointDir),
+          env: { RAW_IDENTITY_SECRET_KEY: Format.identityKey(seed, island) },
           checkpointDir
         }
       }),
@@ -430,79 +210,33 @@ export const psycheConfig = (
     }
   })
 
-/** A parsed JSON loss line of a client. */
-export interface LossLine {
-  readonly step: number
-  /** NaN when the client logged no loss for the round (`null` in JSON). */
-  readonly loss: number
+/** What the clients said so far. */
+export interface RunLog {
+  /** Per client: the last finite loss line. */
+  readonly losses: ReadonlyMap<number, Format.LossLine>
+  /** The final checkpoint a client announced. */
+  readonly final: string | undefined
+  /** Every checkpoint announced. */
+  readonly saved: ReadonlyArray<string>
 }
 
-const asRecord = (value: unknown): Readonly<Record<string, unknown>> | undefined =>
-  typeof value === "object" && value !== null && !Array.isArray(value) ? Object.fromEntries(Object.entries(value)) : undefined
-
-/** The fields of a JSON log line: tracing's flattened fields, or its nested `fields` object. */
-const jsonFields = (line: string): Readonly<Record<string, unknown>> | undefined => {
-  const trimmed = line.trim()
-  if (!trimmed.startsWith("{")) return undefined
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(trimmed)
-  } catch {
-    return undefined
+/** Read one output line (pure): clients' loss and `Saving to` lines; the server's lines are progress only. */
+export const parseLine = (log: RunLog, line: Subprocess.OutputLine, plan: PsychePlan): Runner.Parsed<RunLog> => {
+  const island = line.island
+  if (island === undefined) return { state: log }
+  const loss = Format.parseLossLine(line.text)
+  const saving = Format.parseSavingLine(line.text)
+  const step = saving === undefined ? undefined : Format.checkpointStep(saving, plan.runId)
+  const isFinal = step !== undefined && step >= plan.finalStep
+  return {
+    state: {
+      losses: loss !== undefined && Number.isFinite(loss.loss) ? new Map(log.losses).set(island, loss) : log.losses,
+      saved: saving === undefined ? log.saved : [...log.saved, saving],
+      final: isFinal ? saving : log.final
+    },
+    progress: { island, ...(loss === undefined ? {} : { step: loss.step, loss: loss.loss }) }
   }
-  const top = asRecord(parsed)
-  if (top === undefined) return undefined
-  const nested = asRecord(top.fields)
-  return nested === undefined ? top : { ...top, ...nested }
 }
-
-/** Parse a client's `"integration_test_log_marker":"loss"` JSON line. */
-export const parseLossLine = (line: string): LossLine | undefined => {
-  const fields = jsonFields(line)
-  if (fields === undefined || fields.integration_test_log_marker !== "loss") return undefined
-  const step = fields.step
-  if (typeof step !== "number" || !Number.isInteger(step)) return undefined
-  const loss = fields.loss
-  return { step, loss: typeof loss === "number" ? loss : Number.NaN }
-}
-
-const SAVING = /^Saving to (.+)$/
-
-/** Parse `Saving to <path>`, as a JSON log line's message or as plain text. */
-export const parseSavingLine = (line: string): string | undefined => {
-  const fields = jsonFields(line)
-  const message = fields === undefined ? line.trim() : fields.message
-  if (typeof message !== "string") return undefined
-  const match = SAVING.exec(message.trim()) ?? (fields === undefined ? /Saving to (\S.*)$/.exec(line.trim()) : null)
-  return match?.[1]?.trim()
-}
-
-/** The step of a checkpoint directory `<dir>/<runId>-step<N>`, if it is this run's. */
-export const checkpointStep = (checkpoint: string, runId: string): number | undefined => {
-  const match = /-step(\d+)$/.exec(NodePath.basename(checkpoint))
-  return match !== null && NodePath.basename(checkpoint) === `${runId}-step${match[1]}` ? Number(match[1]) : undefined
-}
-
-/** Whether something accepts TCP connections on `host:port` now. */
-const accepting = (host: string, port: number): Effect.Effect<boolean> =>
-  Effect.async<boolean>((resume) => {
-    const socket = NodeNet.createConnection({ host, port })
-    socket.once("connect", () => {
-      socket.destroy()
-      resume(Effect.succeed(true))
-    })
-    socket.once("error", () => {
-      socket.destroy()
-      resume(Effect.succeed(false))
-    })
-    return Effect.sync(() => socket.destroy())
-  })
-
-/** Wait until the server's port accepts connections (polling in real time). */
-const waitForPort = (host: string, port: number): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    while (!(yield* accepting(host, port))) yield* Effect.sleep(Duration.millis(50))
-  }).pipe(Subprocess.onRealClock)
 
 /** The safetensors in a checkpoint directory with their total size, when there are any. */
 const safetensorsSize = (checkpoint: string): Effect.Effect<number | undefined, never, FileSystem.FileSystem> =>
@@ -531,154 +265,93 @@ const awaitWritten = (checkpoint: string): Effect.Effect<string, never, FileSyst
     }
   }).pipe(Subprocess.onRealClock)
 
-interface RunState {
-  /** Per client: the last finite loss line. */
-  readonly losses: ReadonlyMap<number, LossLine>
-  /** The final checkpoint a client announced. */
-  readonly final: string | undefined
-  /** Every checkpoint announced. */
-  readonly saved: ReadonlyArray<string>
+const malformed = (reason: string) => new CheckpointMalformed({ backend: BACKEND, reason })
+
+/**
+ * Start the server, then (once its port answers, or after `serverStartSeconds`) the
+ * clients, and wait for the end: the final checkpoint announced and written. A process
+ * exiting non-zero fails the run; a client (or the server) exiting 0 before the final
+ * checkpoint was announced fails it at once; if every client exits, the final
+ * checkpoint must hold safetensors. Returns the final checkpoint.
+ */
+const supervise = ({ plan, runDir, settings: resolved, start, state, when }: Runner.Supervision<PsycheSettings, PsychePlan, RunLog>) =>
+  Effect.gen(function*() {
+    const server = yield* start({ label: "server", command: plan.server.command, args: plan.server.args, cwd: runDir })
+    yield* Effect.raceFirst(
+      Effect.raceFirst(
+        Subprocess.waitForPort("localhost", resolved.port),
+        Effect.sleep(Duration.millis(Math.round(resolved.serverStartSeconds * 1000))).pipe(Subprocess.onRealClock)
+      ),
+      Effect.flatMap(server.exited, (exit) =>
+        Effect.fail(
+          new BackendFailed({
+            backend: `${BACKEND} (server)`,
+            exitCode: exit.exitCode,
+            stderrTail: exit.stderrTail === "" ? "the server exited before accepting clients" : exit.stderrTail
+          })
+        ))
+    )
+    const clients = yield* Effect.forEach(plan.clients, ({ island, command, args, env }) =>
+      start({ label: `client ${island}`, island, command, args, env, cwd: runDir }))
+    // The final checkpoint written to disk ends the run...
+    const finished = Effect.flatMap(when((log) => log.final), awaitWritten)
+    // ...unless a process fails first, or a client exits before the final checkpoint
+    // was announced (its output is read to the end before `succeeded` completes, so
+    // an announcement it made itself counts), or every client exits and the final
+    // checkpoint holds no safetensors.
+    const finalOf = (label: string) =>
+      Effect.flatMap(state, (log) =>
+        log.final !== undefined ? Effect.succeed(log.final) : Effect.fail(
+          malformed(
+            `${label} exited before the final step ${plan.finalStep}'s checkpoint was saved` +
+              (log.saved.length === 0 ? " (no \"Saving to\" line at all)" : ` (saved: ${log.saved.join(", ")})`)
+          )
+        ))
+    // The server never exits by itself: if it does, the run ends with the final
+    // checkpoint it had (still checked on disk), or fails now rather than at the deadline.
+    const serverWatch = Effect.flatMap(server.succeeded, () => Effect.flatMap(finalOf("the server"), awaitWritten))
+    const clientsWatch = Effect.zipRight(
+      Effect.forEach(clients, (client) => Effect.flatMap(client.succeeded, () => finalOf(client.label)), {
+        concurrency: "unbounded",
+        discard: true
+      }),
+      Effect.gen(function*() {
+        const final = yield* finalOf("every client")
+        if ((yield* safetensorsSize(final)) !== undefined) return final
+        return yield* malformed(`the final checkpoint ${final} holds no safetensors`)
+      })
+    )
+    return yield* Effect.raceFirst(finished, Effect.raceFirst(serverWatch, clientsWatch))
+  })
+
+/** The Psyche backend as the shared runner runs it: `state.toml`, a server, one client per island. */
+export const backend: Runner.Backend<PsycheOptions, PsycheSettings, PsychePlan, RunLog, string> = {
+  name: BACKEND,
+  settings: (options) => Effect.map(Path.Path, (path) => settings(options, path)),
+  requirements,
+  unapplied: unappliedKnobs,
+  plan: psycheConfig,
+  files: (plan) => [{ path: plan.statePath, text: plan.toml }],
+  directories: (plan) => plan.clients.map((client) => client.checkpointDir),
+  initial: { losses: new Map(), final: undefined, saved: [] },
+  parse: parseLine,
+  supervise,
+  finish: ({ state, done }) => {
+    const losses = [...state.losses.values()].map((line) => line.loss)
+    return losses.length === 0
+      ? Effect.fail(malformed("no client logged a finite \"integration_test_log_marker\":\"loss\" line"))
+      : Effect.succeed({ trainLoss: mean(losses), checkpoint: done })
+  }
 }
 
 /** Build the Psyche cluster (options already decoded). */
-export const make = (
-  options: PsycheOptions
-): Effect.Effect<TrainingCluster["Type"], never, BackendContext> =>
-  Effect.gen(function*() {
-    const path = yield* Path.Path
-    const resolved = settings(options, path)
-    const publish = yield* progressSink
+export const make = Runner.make(backend)
 
-    return yield* backendCluster(clusterId, resolved.tee, (recipe, trainSeed) =>
-      Effect.gen(function*() {
-        const name = runName(Artifact.ref({ recipe, trainSeed }))
-        // a recipe Psyche cannot express starts nothing and leaves no run directory
-        yield* unappliedKnobs(recipe, resolved)
-        const runDir = yield* makeRunDirectory(BACKEND, resolved.checkpointDir, `psyche-${name.slice(-16)}-`)
-        const plan = yield* psycheConfig(recipe, trainSeed, resolved, runDir)
-        yield* writeRunFile(BACKEND, plan.statePath, plan.toml)
-        const fs = yield* FileSystem.FileSystem
-        yield* Effect.forEach(plan.clients, (client) => fs.makeDirectory(client.checkpointDir, { recursive: true })).pipe(
-          Effect.mapError((error) =>
-            new BackendUnavailable({ backend: BACKEND, missing: `a writable checkpoint directory (${error.message})` })
-          )
-        )
+/** The Psyche cluster with chosen options (decoded from `{"kind":"psyche",…}` or built in code). */
+export const layerWith = Runner.layerWith(backend)
 
-        const progress = yield* Ref.make<RunState>({ losses: new Map(), final: undefined, saved: [] })
-        const finalAnnounced = yield* Deferred.make<string>()
-        const onLine = (line: Subprocess.OutputLine) =>
-          Effect.gen(function*() {
-            const loss = line.island === undefined ? undefined : parseLossLine(line.text)
-            const saving = line.island === undefined ? undefined : parseSavingLine(line.text)
-            if (loss !== undefined && line.island !== undefined && Number.isFinite(loss.loss)) {
-              const island = line.island
-              yield* Ref.update(progress, (s) => ({ ...s, losses: new Map(s.losses).set(island, loss) }))
-            }
-            if (saving !== undefined) {
-              const step = checkpointStep(saving, plan.runId)
-              const isFinal = step !== undefined && step >= plan.finalStep
-              yield* Ref.update(progress, (s) => ({
-                ...s,
-                saved: [...s.saved, saving],
-                final: isFinal ? saving : s.final
-              }))
-              if (isFinal) yield* Deferred.succeed(finalAnnounced, saving)
-            }
-            yield* publish({
-              clusterId,
-              line: line.text,
-              ...(line.island === undefined ? {} : { island: line.island }),
-              ...(loss === undefined ? {} : { step: loss.step, loss: loss.loss })
-            })
-          })
-        const supervise = { backend: BACKEND, onLine }
+/** The Psyche cluster with every default: the bare spec `{"kind":"psyche"}` (the executables on `PATH`). */
+export const layer = layerWith({})
 
-        const checkpoint = yield* Effect.gen(function*() {
-          const server = yield* Subprocess.start({
-            label: "server",
-            command: plan.server.command,
-            args: plan.server.args,
-            cwd: runDir
-          }, supervise)
-          yield* Effect.raceFirst(
-            Effect.raceFirst(
-              waitForPort("localhost", resolved.port),
-              Effect.sleep(Duration.millis(resolved.serverStartMillis)).pipe(Subprocess.onRealClock)
-            ),
-            Effect.flatMap(server.exited, (exit) =>
-              Effect.fail(
-                new BackendFailed({
-                  backend: `${BACKEND} (server)`,
-                  exitCode: exit.exitCode,
-                  stderrTail: exit.stderrTail === "" ? "the server exited before accepting clients" : exit.stderrTail
-                })
-              ))
-          )
-          const clients = yield* Effect.forEach(plan.clients, (client) =>
-            Subprocess.start({
-              label: `client ${client.island}`,
-              island: client.island,
-              command: client.command,
-              args: client.args,
-              env: client.env,
-              cwd: runDir
-            }, supervise))
-          // The final checkpoint written to disk ends the run...
-          const finished = Effect.flatMap(Deferred.await(finalAnnounced), awaitWritten)
-          // ...unless a process fails first, or a client exits before the final checkpoint
-          // was announced (its output is read to the end before `succeeded` completes, so
-          // an announcement it made itself counts), or every client exits and the final
-          // checkpoint holds no safetensors.
-          const finalOf = (label: string) =>
-            Effect.flatMap(Ref.get(progress), (state) =>
-              state.final !== undefined ? Effect.succeed(state.final) : Effect.fail(
-                new CheckpointMalformed({
-                  backend: BACKEND,
-                  reason: `${label} exited before the final step ${plan.finalStep}'s checkpoint was saved` +
-                    (state.saved.length === 0 ? " (no \"Saving to\" line at all)" : ` (saved: ${state.saved.join(", ")})`)
-                })
-              ))
-          // The server never exits by itself: if it does, the run ends with the final
-          // checkpoint it had (still checked on disk), or fails now rather than at the deadline.
-          const serverWatch = Effect.flatMap(server.succeeded, () => Effect.flatMap(finalOf("the server"), awaitWritten))
-          const clientsWatch = Effect.zipRight(
-            Effect.forEach(clients, (client) => Effect.flatMap(client.succeeded, () => finalOf(client.label)), {
-              concurrency: "unbounded",
-              discard: true
-            }),
-            Effect.gen(function*() {
-              const final = yield* finalOf("every client")
-              if ((yield* safetensorsSize(final)) !== undefined) return final
-              return yield* new CheckpointMalformed({
-                backend: BACKEND,
-                reason: `the final checkpoint ${final} holds no safetensors`
-              })
-            })
-          )
-          return yield* Effect.raceFirst(finished, Effect.raceFirst(serverWatch, clientsWatch))
-        }).pipe(Subprocess.withDeadline({ clusterId, deadlineMillis: resolved.deadlineMillis }))
-
-        const state = yield* Ref.get(progress)
-        const losses = [...state.losses.values()].map((line) => line.loss)
-        if (losses.length === 0) {
-          return yield* new CheckpointMalformed({
-            backend: BACKEND,
-            reason: "no client logged a finite \"integration_test_log_marker\":\"loss\" line"
-          })
-        }
-        return {
-          recipe,
-          trainSeed,
-          trainLoss: mean(losses),
-          clusterId,
-          checkpoint,
-          notApplied: plan.notApplied
-        } satisfies TrainedArtifact
-      }))
-  })
-
-/** The Psyche cluster as a layer (options decoded from `{"kind":"psyche",…}` or built in code). */
-export const layer = (
-  options: PsycheOptions
-): Layer.Layer<TrainingCluster, never, BackendContext> =>
-  Layer.effect(TrainingCluster, make(options))
+/** `{"kind":"psyche",…}` in the registry of cluster kinds (`ClusterSpec.ts`). */
+export const kind = Runner.kind(BACKEND, PsycheSpec, backend)

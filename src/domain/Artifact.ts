@@ -3,6 +3,7 @@
  * own claim and is provenance only — the referee re-scores and never pays on it.
  */
 import { Effect, Schema } from "effect"
+import { Sha256Hex } from "./CheckpointHash.js"
 import { ArtifactInvalid, type BadInput, type RecipeInvalid } from "./Errors.js"
 import * as Json from "../files/Json.js"
 import { Seed, U64_MAX } from "./Money.js"
@@ -18,6 +19,11 @@ export const TrainedArtifact = Schema.Struct({
   clusterId: Schema.String,
   /** Where a real backend left the trained weights; absent for simulated training. */
   checkpoint: Schema.optional(Schema.String),
+  /**
+   * The checkpoint's hash (`CheckpointHash.checkpointSha256`), taken by the cluster right
+   * after training, so a scorer can tell the bytes changed since (SPEC §15.1).
+   */
+  checkpointSha256: Schema.optional(Sha256Hex),
   /** Recipe knobs the backend was allowed to leave unapplied (its `ignore` option). */
   notApplied: Schema.optional(Schema.Array(Schema.String))
 }).annotations({ identifier: "TrainedArtifact" })

@@ -126,6 +126,16 @@ export class ClusterInvalid extends Schema.TaggedError<ClusterInvalid>()("Cluste
   }
 }
 
+/** A directory of training runs could not be listed or removed (`Runs.list`, `Runs.clean`). */
+export class RunDirectoryUnavailable extends Schema.TaggedError<RunDirectoryUnavailable>()("RunDirectoryUnavailable", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `run directory ${this.path} is unavailable: ${this.reason}`
+  }
+}
+
 /** The errors an inner cluster of a hierarchy can fail with (everything but a hierarchy failure). */
 export const LeafClusterError = Schema.Union(
   RecipeInvalid,

@@ -20,7 +20,7 @@
  *   end of stderr, and `withDeadline` turns a run past its deadline (on the Effect
  *   `Clock`) into `TrainingTimeout` after its processes are gone.
  *
- * Typical use (see `PrimeCluster.ts`, `PsycheCluster.ts`):
+ * Typical use (`Runner.ts` does this for every backend, with the backend's line parser):
  *
  *     const run = Effect.gen(function*() {
  *       const islands = yield* Effect.forEach(specs, (spec) => Subprocess.start(spec, { backend: "prime", onLine }))
@@ -29,6 +29,7 @@
  *     yield* run.pipe(Subprocess.withDeadline({ clusterId, deadlineMillis }))
  *
  * `runAll` is that pattern in one call; `probe` runs a short query such as `--version`;
+ * `waitForPort` waits for a server the run started to accept connections;
  * `onRealClock` is for waits that poll the outside world (a port, a file) so that a
  * test can drive the deadline with `TestClock` while real processes run at their pace.
  * The kill grace period is always real time.
@@ -39,6 +40,7 @@ import { Command, type CommandExecutor } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
 import { Clock, Duration, Effect, Fiber, Ref, type Scope, Stream } from "effect"
 import * as NodeFs from "node:fs"
+import * as NodeNet from "node:net"
 import * as NodeOs from "node:os"
 import { BackendFailed, BackendUnavailable, TrainingTimeout } from "../../domain/Errors.js"
 
@@ -122,6 +124,31 @@ const liveClock = Clock.make()
  */
 export const onRealClock = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.withClock(self, liveClock)
+
+/** Whether something accepts TCP connections on `host:port` now. */
+const accepting = (host: string, port: number): Effect.Effect<boolean> =>
+  Effect.async<boolean>((resume) => {
+    const socket = NodeNet.createConnection({ host, port })
+    socket.once("connect", () => {
+      socket.destroy()
+      resume(Effect.succeed(true))
+    })
+    socket.once("error", () => {
+      socket.destroy()
+      resume(Effect.succeed(false))
+    })
+    return Effect.sync(() => socket.destroy())
+  })
+
+/**
+ * Wait until a server the run started accepts TCP connections on `host:port` (polling
+ * every 50 ms in real time, whatever clock the deadline is on). Never fails: bound it
+ * with a race (the server exiting, a start timeout) or the run's deadline.
+ */
+export const waitForPort = (host: string, port: number): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    while (!(yield* accepting(host, port))) yield* Effect.sleep(Duration.millis(50))
+  }).pipe(onRealClock)
 
 /** The scheduling state of a process from `/proc/<pid>/stat` (`Z` is a zombie), with its group. */
 const procStat = (pid: number): { readonly state: string; readonly pgrp: number } | undefined => {
