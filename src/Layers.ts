@@ -7,17 +7,19 @@
  * - `forFile(file)`: the cluster and the referee a competition or market file names
  *   (the referee's data source follows the file's cluster, `ScorerSpec.alongside`).
  * - `simulated`: the built-in simulator and its held-out referee (the reference scenario).
+ * - `operatorKey(keyFile)`: the key receipts, market seeds and the referee's held-out shards derive from.
  * - `platform`: the Node services (processes, files, paths, terminal) everything runs on.
  *
  * A progress sink (`TrainingProgress`) is optional: given one, real backends report
  * their training lines to it.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Layer } from "effect"
+import { Layer, Option } from "effect"
 import * as ClusterSpec from "./cluster/ClusterSpec.js"
 import * as LocalSimCluster from "./cluster/LocalSimCluster.js"
 import type { TrainingCluster, TrainingProgress } from "./cluster/TrainingCluster.js"
-import type { ClusterInvalid, ScorerInvalid } from "./domain/Errors.js"
+import type { ClusterInvalid, KeyInvalid, ScorerInvalid } from "./domain/Errors.js"
+import * as OperatorKey from "./integrity/OperatorKey.js"
 import * as HeldOutScorer from "./scorer/HeldOutScorer.js"
 import type { Scorer } from "./scorer/Scorer.js"
 import * as ScorerSpec from "./scorer/ScorerSpec.js"
@@ -66,8 +68,19 @@ export const forFile = <RP = never>(
 ): Layer.Layer<TrainingCluster | Scorer, ClusterInvalid | ScorerInvalid, BuildContext | RP> =>
   Layer.merge(cluster(file.cluster, options), scorer(file.scorer, file.evalShards, file.cluster))
 
-/** The built-in simulator and its 16-shard held-out referee. */
-export const simulated: Layer.Layer<TrainingCluster | Scorer> = Layer.merge(LocalSimCluster.layer, HeldOutScorer.layer)
+/** The built-in simulator and its 16-shard held-out referee (both under the operator's key). */
+export const simulated: Layer.Layer<TrainingCluster | Scorer, never, OperatorKey.OperatorKey> = Layer.merge(
+  LocalSimCluster.layer,
+  HeldOutScorer.layer
+)
+
+/**
+ * The operator's key (SPEC §15.1): `keyFile` when given (`--key-file`), else
+ * `TRAINMARKET_KEY_FILE`, else `$XDG_DATA_HOME/trainmarket/secret`, created on first use.
+ */
+export const operatorKey = (
+  keyFile: Option.Option<string> = Option.none()
+): Layer.Layer<OperatorKey.OperatorKey, KeyInvalid, NodeContext.NodeContext> => OperatorKey.layerFrom(keyFile)
 
 /** The Node platform: processes, files, paths, the terminal. */
 export const platform = NodeContext.layer

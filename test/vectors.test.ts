@@ -7,6 +7,7 @@ import { runOneShot } from "../src/market/OneShot.js"
 import { referenceCompetition } from "../src/market/Reference.js"
 import { Scorer } from "../src/scorer/Scorer.js"
 import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
+import { signed, TestKey, trained } from "./support/keys.js"
 import { close, type VecMeasurement, vectors } from "./support/vectors.js"
 
 const assertMeasurement = (actual: VecMeasurement, expected: VecMeasurement, what: string) => {
@@ -35,16 +36,16 @@ describe("reference vectors", () => {
         assertMeasurement(SimHeldOut.measure(artifact, "held-out", 16), row.heldOut16, "heldOut16")
         assertMeasurement(SimHeldOut.measure(artifact, "held-out", 13), row.heldOut13, "heldOut13")
       }
-    }).pipe(Effect.provide(LocalSim.layer)))
+    }).pipe(Effect.provide(LocalSim.layer), Effect.provide(TestKey)))
 
   it.effect("the scorer service measures what the pure function measures", () =>
     Effect.gen(function*() {
       const scorer = yield* Scorer
       const row = vectors.train[5]!
-      const artifact = LocalSim.trainUnchecked(row.recipe, BigInt(row.seed))
+      const artifact = signed(LocalSim.trainUnchecked(row.recipe, BigInt(row.seed)))
       assertMeasurement(yield* scorer.measure(artifact, "held-out"), row.heldOut16, "service heldOut16")
       assertMeasurement(yield* scorer.measure(artifact, "dev"), row.dev16, "service dev16")
-    }).pipe(Effect.provide(SimHeldOut.layer)))
+    }).pipe(Effect.provide(SimHeldOut.layer), Effect.provide(TestKey)))
 
   it.effect("the reference one-shot competition", () =>
     Effect.gen(function*() {
@@ -52,9 +53,7 @@ describe("reference vectors", () => {
       assertMeasurement(outcome.baseline.heldOut, vectors.oneShot.baseline, "baseline")
       assert.strictEqual(outcome.candidates.length, vectors.oneShot.candidates.length)
       for (const expected of vectors.oneShot.candidates) {
-        const actual = outcome.candidates.find((c) => c.researcher === expected.researcher)
-        assert.isDefined(actual, expected.researcher)
-        if (actual === undefined) continue
+        const actual = trained(outcome.candidates.find((c) => c.researcher === expected.researcher), expected.researcher)
         assert.strictEqual(actual.seed, BigInt(expected.seed))
         assertMeasurement(actual.heldOut, expected.heldOut, `${expected.researcher}.heldOut`)
         for (const key of ["delta", "ciLower", "ciUpper"] as const) {
@@ -68,5 +67,5 @@ describe("reference vectors", () => {
         outcome.payouts.map((p) => ({ researcher: p.researcher, wei: p.wei.toString() })),
         vectors.oneShot.payouts
       )
-    }).pipe(Effect.provide(Layer.merge(LocalSim.layer, SimHeldOut.layer))))
+    }).pipe(Effect.provide(Layer.merge(LocalSim.layer, SimHeldOut.layer)), Effect.provide(TestKey)))
 })

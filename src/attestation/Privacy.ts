@@ -86,6 +86,8 @@ export const nBucketOf = (n: number): NBucket => (n >= 200 ? 200 : n >= 50 ? 50 
 export interface GateOnlyFeedback {
   readonly researcher: string
   readonly clears: boolean
+  /** The tag of the failure when the researcher's run failed (SPEC §15.8). */
+  readonly failed?: string
 }
 
 /** RedactedFeedback: the gate verdict, an improvement band and a bucketed n. */

@@ -5,6 +5,7 @@
 import { Command } from "@effect/cli"
 import { Effect } from "effect"
 import * as CompetitionFile from "../files/CompetitionFile.js"
+import * as OperatorKey from "../integrity/OperatorKey.js"
 import * as Layers from "../Layers.js"
 import { runOneShot } from "../market/OneShot.js"
 import { referenceCompetition } from "../market/Reference.js"
@@ -17,7 +18,11 @@ export const command = Command.make(
   { json },
   (options) =>
     Effect.gen(function*() {
-      const outcome = yield* runOneShot(referenceCompetition).pipe(Effect.provide(Layers.simulated))
+      // the demo's clusters and referee live in this one process: a key of its own, never written to disk
+      const outcome = yield* runOneShot(referenceCompetition).pipe(
+        Effect.provide(Layers.simulated),
+        Effect.provide(OperatorKey.layerEphemeral)
+      )
       if (options.json) return yield* Output.json(CompetitionFile.outcomeJson(outcome))
       yield* Output.line("trainmarket demo: the reference one-shot competition on the built-in simulator\n")
       yield* Output.lines(CompetitionFile.leaderboard(outcome, referenceCompetition.poolWei))

@@ -10,10 +10,11 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Chunk, Clock, Effect, Option, Stream } from "effect"
 import * as MarketFile from "../files/MarketFile.js"
+import * as Layers from "../Layers.js"
 import type * as Replay from "../market/Replay.js"
 import * as Output from "./Output.js"
 import * as Progress from "./Progress.js"
-import { json, reported } from "./Shared.js"
+import { json, keyFile, reported } from "./Shared.js"
 
 /**
  * Progress on stderr ("replayed k / n"), redrawn at most every 100 ms of Clock time
@@ -68,12 +69,15 @@ const submissions = Options.text("submissions").pipe(
 /** `market replay`. */
 export const replayCommand = Command.make(
   "replay",
-  { file, submissions, json },
+  { file, submissions, keyFile, json },
   (options) =>
     Option.match(options.submissions, {
       onNone: () => Effect.map(MarketFile.load(options.file), MarketFile.inline),
       onSome: (lines) => MarketFile.loadStreamed(options.file, lines)
-    }).pipe(Effect.flatMap((input) => replay(input, options.json)))
+    }).pipe(
+      Effect.flatMap((input) => replay(input, options.json)),
+      Effect.provide(Layers.operatorKey(options.keyFile))
+    )
 ).pipe(
   Command.withDescription(
     "replay a continuous market from a file: submission i trains with seed i; prints each result, the payouts, the final best and the wei spent"

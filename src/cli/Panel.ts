@@ -10,8 +10,9 @@ import * as Artifact from "../domain/Artifact.js"
 import { BadInput } from "../domain/Errors.js"
 import * as Panel from "../scorer/Panel.js"
 import * as Json from "../files/Json.js"
+import * as Layers from "../Layers.js"
 import * as Output from "./Output.js"
-import { json, reported } from "./Shared.js"
+import { json, keyFile, reported } from "./Shared.js"
 
 const artifact = Options.text("artifact").pipe(
   Options.withDescription("the artifact as JSON (as printed by `train --json`) or a path to a JSON file")
@@ -76,7 +77,7 @@ const human = (judgement: Panel.Judgement): ReadonlyArray<string> => [
 /** `panel judge`. */
 export const judgeCommand = Command.make(
   "judge",
-  { artifact, claim, shards, quorum, majority, baseShards, consensus, json },
+  { artifact, claim, shards, quorum, majority, baseShards, consensus, keyFile, json },
   (options) =>
     Effect.gen(function*() {
       const claimed = yield* parseClaim(options.claim)
@@ -108,7 +109,7 @@ export const judgeCommand = Command.make(
         })
       }
       yield* Output.lines(human(judgement))
-    })
+    }).pipe(Effect.provide(Layers.operatorKey(options.keyFile)))
 ).pipe(
   Command.withDescription("an m-of-n panel of held-out referees judges a claimed held-out value of an artifact"),
   reported

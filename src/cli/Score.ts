@@ -3,7 +3,7 @@
  * Lines stream of artifacts (`--input file|-`) on a split.
  */
 import { Command, Options } from "@effect/cli"
-import { Effect, Option, Schema } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import * as Artifact from "../domain/Artifact.js"
 import { BadInput } from "../domain/Errors.js"
 import type { Measurement, Split } from "../domain/Measurement.js"
@@ -13,7 +13,7 @@ import { DEFAULT_SHARDS } from "../scorer/HeldOutScorer.js"
 import { Scorer } from "../scorer/Scorer.js"
 import * as ScorerSpec from "../scorer/ScorerSpec.js"
 import * as Output from "./Output.js"
-import { json, reported, transformJsonLines } from "./Shared.js"
+import { json, keyFile, reported, transformJsonLines } from "./Shared.js"
 
 const artifact = Options.text("artifact").pipe(
   Options.withDescription("the artifact as JSON (as printed by `train --json`) or a path to a JSON file"),
@@ -70,7 +70,7 @@ const scoreStream = (path: string, on: Split, asJson: boolean) =>
 /** The `score` subcommand. */
 export const command = Command.make(
   "score",
-  { artifact, input, split, shards, scorer, json },
+  { artifact, input, split, shards, scorer, keyFile, json },
   (options) =>
     Effect.gen(function*() {
       const spec = yield* scorerSpec(options.scorer)
@@ -79,6 +79,11 @@ export const command = Command.make(
         : Option.isSome(options.artifact)
         ? scoreOne(options.artifact.value, options.split, options.json)
         : Effect.fail(new BadInput({ source: "score", reason: "give --artifact <json> or --input <file.jsonl|->" }))
-      return yield* Effect.provide(body, Layers.scorer(spec, Option.getOrElse(options.shards, () => DEFAULT_SHARDS)))
+      return yield* Effect.provide(
+        body,
+        Layers.scorer(spec, Option.getOrElse(options.shards, () => DEFAULT_SHARDS)).pipe(
+          Layer.provideMerge(Layers.operatorKey(options.keyFile))
+        )
+      )
     })
 ).pipe(Command.withDescription("re-score a trained artifact on a split (the referee's measurement)"), reported)

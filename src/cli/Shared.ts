@@ -15,6 +15,18 @@ export const json = Options.boolean("json").pipe(
   Options.withDescription("print machine-readable JSON on stdout (errors as {\"error\":{\"_tag\",\"message\"}})")
 )
 
+/**
+ * `--key-file`: the operator's key (SPEC §15.1). Absent: `TRAINMARKET_KEY_FILE`, else
+ * `$XDG_DATA_HOME/trainmarket/secret` (created with mode 0600 on first use).
+ */
+export const keyFile = Options.text("key-file").pipe(
+  Options.withDescription(
+    "the operator's 32-byte key file that signs and checks artifacts (default: $TRAINMARKET_KEY_FILE, else " +
+      "~/.local/share/trainmarket/secret, created on first use)"
+  ),
+  Options.optional
+)
+
 /** A failure that has already been printed; the binary only turns it into its exit code. */
 export class Reported extends Data.TaggedError("Reported")<{ readonly exitCode: number }> {}
 

@@ -3,7 +3,7 @@
  * of `{"recipe","seed"}` (`--input file|-`) on a cluster, printing artifacts.
  */
 import { Command, Options } from "@effect/cli"
-import { Effect, Option, Schema } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import * as ClusterSpec from "../cluster/ClusterSpec.js"
 import { TrainingCluster } from "../cluster/TrainingCluster.js"
 import * as Artifact from "../domain/Artifact.js"
@@ -14,7 +14,7 @@ import * as Json from "../files/Json.js"
 import * as Layers from "../Layers.js"
 import * as Output from "./Output.js"
 import * as Progress from "./Progress.js"
-import { json, reported, transformJsonLines } from "./Shared.js"
+import { json, keyFile, reported, transformJsonLines } from "./Shared.js"
 
 const recipe = Options.text("recipe").pipe(
   Options.withDescription("the recipe as JSON: {\"islands\",\"innerSteps\",\"innerLr\",\"outerLr\",\"keepFraction\"}"),
@@ -76,7 +76,7 @@ const trainStream = (path: string, asJson: boolean) =>
 /** The `train` subcommand. */
 export const command = Command.make(
   "train",
-  { recipe, seed, input, cluster, json },
+  { recipe, seed, input, cluster, keyFile, json },
   (options) =>
     Effect.gen(function*() {
       const spec = yield* clusterSpec(options.cluster)
@@ -85,6 +85,9 @@ export const command = Command.make(
         : Option.isSome(options.recipe) && Option.isSome(options.seed)
         ? trainOne(options.recipe.value, options.seed.value, options.json)
         : Effect.fail(new BadInput({ source: "train", reason: "give --recipe and --seed, or --input <file.jsonl|->" }))
-      return yield* Effect.provide(body, Layers.cluster(spec, { progress: Progress.layer }))
+      return yield* Effect.provide(
+        body,
+        Layers.cluster(spec, { progress: Progress.layer }).pipe(Layer.provideMerge(Layers.operatorKey(options.keyFile)))
+      )
     })
 ).pipe(Command.withDescription("train a recipe on a cluster and print the trained artifact"), reported)

@@ -7,13 +7,14 @@
 import type { CommandExecutor, FileSystem, Path } from "@effect/platform"
 import type { Effect, Layer, Schema } from "effect"
 import type { ClusterInvalid } from "../domain/Errors.js"
+import type { OperatorKey } from "../integrity/OperatorKey.js"
 import * as Registry from "../domain/Registry.js"
 import type { DataOption } from "../trainer/DataSource.js"
 import type { ClusterSpec } from "./ClusterSpec.js"
 import type { TrainingCluster } from "./TrainingCluster.js"
 
 /** What building a cluster from a spec needs (real backends run subprocesses and touch files). */
-export type BuildContext = CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path
+export type BuildContext = CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path | OperatorKey
 
 /** A cluster layer built from a spec. */
 export type ClusterLayer = Layer.Layer<TrainingCluster, ClusterInvalid, BuildContext>

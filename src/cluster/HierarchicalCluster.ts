@@ -20,6 +20,8 @@ import type { TrainedArtifact } from "../domain/Artifact.js"
 import { ClusterInvalid, type ClusterError, InnerClusterFailed } from "../domain/Errors.js"
 import { U64_MAX } from "../domain/Money.js"
 import { decodeRecipe } from "../domain/Recipe.js"
+import { OperatorKey } from "../integrity/OperatorKey.js"
+import * as Receipt from "../integrity/Receipt.js"
 import { TrainingCluster } from "./TrainingCluster.js"
 
 /** Scale credit per ln(k): the outer sync averaging replicas. */
@@ -125,8 +127,8 @@ const compositeReport = (inner: ReadonlyArray<TrainingCluster["Type"]>) =>
 /** Compose built inner clusters into a hierarchy (sealed iff every inner cluster is sealed). */
 export const make = (
   settings: Settings & { readonly inner: ReadonlyArray<TrainingCluster["Type"]> }
-): Effect.Effect<TrainingCluster["Type"], ClusterInvalid> =>
-  Effect.map(validate(settings, settings.inner.length), (concurrency) => {
+): Effect.Effect<TrainingCluster["Type"], ClusterInvalid, OperatorKey> =>
+  Effect.zipWith(validate(settings, settings.inner.length), OperatorKey, (concurrency, { key }) => {
     const inner = settings.inner
     const id = hierarchyId(settings.crossSyncInterval, inner.map((cluster) => cluster.id))
     const sealed = inner.every((cluster) => cluster.isolation === "sealed")
@@ -141,7 +143,12 @@ export const make = (
             (cluster, index) =>
               cluster.train(valid, innerSeed(seed, index)).pipe(Effect.mapError((error) => atPath(index, error))),
             { concurrency }
-          ).pipe(Effect.map((artifacts) => merge(id, valid, seed & U64_MAX, settings.crossSyncInterval, artifacts))))
+          ).pipe(
+            Effect.map((artifacts) =>
+              // the merged artifact is this hierarchy's own: it carries its own receipt (SPEC §15.1)
+              Receipt.sign(key, merge(id, valid, seed & U64_MAX, settings.crossSyncInterval, artifacts))
+            )
+          ))
     })
   })
 
@@ -152,7 +159,7 @@ export const make = (
  */
 export const layer = <E, R>(
   options: Settings & { readonly inner: ReadonlyArray<Layer.Layer<TrainingCluster, E, R>> }
-): Layer.Layer<TrainingCluster, E | ClusterInvalid, R> =>
+): Layer.Layer<TrainingCluster, E | ClusterInvalid, R | OperatorKey> =>
   Layer.scoped(
     TrainingCluster,
     Effect.gen(function*() {

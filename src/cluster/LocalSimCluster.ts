@@ -7,6 +7,8 @@ import type { TrainedArtifact } from "../domain/Artifact.js"
 import { jitterHalves } from "../domain/Jitter.js"
 import { wrapU64 } from "../domain/Money.js"
 import { decodeRecipe, type Recipe } from "../domain/Recipe.js"
+import { OperatorKey } from "../integrity/OperatorKey.js"
+import * as Receipt from "../integrity/Receipt.js"
 import { leaf } from "./ClusterKind.js"
 import { TrainingCluster } from "./TrainingCluster.js"
 
@@ -66,19 +68,18 @@ export const trainUnchecked = (recipe: Recipe, seed: bigint): TrainedArtifact =>
   clusterId
 })
 
-/** Build the simulated cluster service. */
-export const make: Effect.Effect<TrainingCluster["Type"]> = Effect.succeed(
+/** Build the simulated cluster service: its artifacts carry a receipt under the operator's key (SPEC §15.1). */
+export const make: Effect.Effect<TrainingCluster["Type"], never, OperatorKey> = Effect.map(OperatorKey, ({ key }) =>
   TrainingCluster.of({
     id: clusterId,
     isolation: "shared",
     attestation: Option.none(),
     train: (recipe, seed) =>
-      Effect.map(decodeRecipe(recipe), (valid) => trainUnchecked(valid, wrapU64(seed)))
-  })
-)
+      Effect.map(decodeRecipe(recipe), (valid) => Receipt.sign(key, trainUnchecked(valid, wrapU64(seed))))
+  }))
 
 /** The simulated cluster as a layer. */
-export const layer: Layer.Layer<TrainingCluster> = Layer.effect(TrainingCluster, make)
+export const layer: Layer.Layer<TrainingCluster, never, OperatorKey> = Layer.effect(TrainingCluster, make)
 
 /** The spec `{"kind":"local-sim"}`. */
 export const LocalSimSpec = Schema.Struct({ kind: Schema.Literal("local-sim") })

@@ -12,6 +12,8 @@
 import { Effect, Layer, Option } from "effect"
 import { STAND_IN_MEASUREMENT } from "../attestation/Attestation.js"
 import { type AttestationReport, textReport } from "../attestation/AttestationReport.js"
+import { OperatorKey } from "../integrity/OperatorKey.js"
+import * as Receipt from "../integrity/Receipt.js"
 import { TrainingCluster } from "./TrainingCluster.js"
 
 /** The stand-in attestation report of a sealed wrapper around the cluster `innerId`. */
@@ -26,16 +28,21 @@ export const sealedId = (innerId: string): string => `sealed(${innerId})`
  * Artifacts keep everything the inner cluster returned except `clusterId`, which
  * names the wrapper.
  */
-export const make = (inner: TrainingCluster["Type"]): TrainingCluster["Type"] => {
-  const id = sealedId(inner.id)
-  return TrainingCluster.of({
-    id,
-    isolation: "sealed",
-    attestation: Option.some(standInReport(inner.id)),
-    train: (recipe, seed) => Effect.map(inner.train(recipe, seed), (artifact) => ({ ...artifact, clusterId: id }))
+export const make = (inner: TrainingCluster["Type"]): Effect.Effect<TrainingCluster["Type"], never, OperatorKey> =>
+  Effect.map(OperatorKey, ({ key }) => {
+    const id = sealedId(inner.id)
+    return TrainingCluster.of({
+      id,
+      isolation: "sealed",
+      attestation: Option.some(standInReport(inner.id)),
+      // the artifact names the wrapper, so it is the wrapper's: re-signed (SPEC §15.1)
+      train: (recipe, seed) =>
+        Effect.map(inner.train(recipe, seed), (artifact) => Receipt.sign(key, { ...artifact, clusterId: id }))
+    })
   })
-}
 
 /** Turn a cluster layer into a sealed cluster layer (errors and requirements are the inner layer's). */
-export const layer = <E, R>(inner: Layer.Layer<TrainingCluster, E, R>): Layer.Layer<TrainingCluster, E, R> =>
-  Layer.effect(TrainingCluster, Effect.map(TrainingCluster, make)).pipe(Layer.provide(inner))
+export const layer = <E, R>(
+  inner: Layer.Layer<TrainingCluster, E, R>
+): Layer.Layer<TrainingCluster, E, R | OperatorKey> =>
+  Layer.effect(TrainingCluster, Effect.flatMap(TrainingCluster, make)).pipe(Layer.provide(inner))

@@ -25,7 +25,9 @@ export const TrainedArtifact = Schema.Struct({
    */
   checkpointSha256: Schema.optional(Sha256Hex),
   /** Recipe knobs the backend was allowed to leave unapplied (its `ignore` option). */
-  notApplied: Schema.optional(Schema.Array(Schema.String))
+  notApplied: Schema.optional(Schema.Array(Schema.String)),
+  /** `hmac-sha256:<64 hex>` under the operator's key over the rest of the artifact (SPEC §15.1). */
+  receipt: Schema.optional(Schema.String)
 }).annotations({ identifier: "TrainedArtifact" })
 export type TrainedArtifact = typeof TrainedArtifact.Type
 

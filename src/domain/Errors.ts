@@ -190,8 +190,17 @@ export class ScorerInvalid extends Schema.TaggedError<ScorerInvalid>()("ScorerIn
   }
 }
 
+/** An artifact's provenance does not hold: no receipt, a receipt under another key, edited content or checkpoint bytes (SPEC §15.1). */
+export class ProvenanceInvalid extends Schema.TaggedError<ProvenanceInvalid>()("ProvenanceInvalid", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `provenance is invalid: ${this.reason}`
+  }
+}
+
 /** Everything `Scorer.measure` can fail with. */
-export const ScoreError = Schema.Union(ScorerRefused, CheckpointMalformed)
+export const ScoreError = Schema.Union(ScorerRefused, CheckpointMalformed, ProvenanceInvalid)
 export type ScoreError = typeof ScoreError.Type
 
 /** A re-score panel that cannot be built (empty, or an impossible quorum). */
@@ -237,5 +246,88 @@ export class CapabilitiesIncoherent extends Schema.TaggedError<CapabilitiesIncoh
 ) {
   override get message(): string {
     return `researcher capabilities are incoherent: ${this.reason}`
+  }
+}
+
+/** The operator's key cannot be read or created, or is not 32 bytes. */
+export class KeyInvalid extends Schema.TaggedError<KeyInvalid>()("KeyInvalid", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `operator key ${this.path}: ${this.reason}`
+  }
+}
+
+/** A competition that cannot be run as given: no researchers, or two with one name (SPEC §15.8). */
+export class CompetitionInvalid extends Schema.TaggedError<CompetitionInvalid>()("CompetitionInvalid", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `competition is invalid: ${this.reason}`
+  }
+}
+
+/** A market's rules that cannot hold together (a record test with one seed, a bad seed key, …). */
+export class MarketInvalid extends Schema.TaggedError<MarketInvalid>()("MarketInvalid", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `market is invalid: ${this.reason}`
+  }
+}
+
+/** A submission the market will not take now: over the researcher's budget, or the market is stopping (SPEC §15.5). */
+export class SubmissionRefused extends Schema.TaggedError<SubmissionRefused>()("SubmissionRefused", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `submission refused: ${this.reason}`
+  }
+}
+
+/** A reveal that does not hash to its commitment, or a commitment past its reveal window (SPEC §15.7). */
+export class RevealMismatch extends Schema.TaggedError<RevealMismatch>()("RevealMismatch", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `reveal refused: ${this.reason}`
+  }
+}
+
+/** A revealed recipe someone committed earlier (SPEC §15.7): not trained, not paid. */
+export class DuplicateSubmission extends Schema.TaggedError<DuplicateSubmission>()("DuplicateSubmission", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `duplicate submission: ${this.reason}`
+  }
+}
+
+/** A submission, commitment or resource that does not exist (or is not the caller's to see). */
+export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
+  what: Schema.String
+}) {
+  override get message(): string {
+    return `${this.what} not found`
+  }
+}
+
+/** The market's journal disagrees with itself: a recomputed payout differs from the one written (SPEC §16). */
+export class JournalCorrupt extends Schema.TaggedError<JournalCorrupt>()("JournalCorrupt", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `journal is corrupt: ${this.reason}`
+  }
+}
+
+/** The market's store cannot be opened, read or written, or holds another market. */
+export class StoreFailed extends Schema.TaggedError<StoreFailed>()("StoreFailed", {
+  store: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `market store ${this.store}: ${this.reason}`
   }
 }

@@ -12,7 +12,7 @@ import * as Artifact from "../domain/Artifact.js"
 import type { BadInput, ClusterInvalid, RecipeInvalid, ScorerInvalid } from "../domain/Errors.js"
 import { defaultGate, Gate, type Measurement } from "../domain/Measurement.js"
 import { Seed, Wei } from "../domain/Money.js"
-import { Recipe } from "../domain/Recipe.js"
+import { type Recipe, Recipe as RecipeSchema } from "../domain/Recipe.js"
 import * as Layers from "../Layers.js"
 import * as Knobs from "../market/Knobs.js"
 import { type OneShotError, type OneShotOutcome, type OneShotSpec, runOneShot } from "../market/OneShot.js"
@@ -24,7 +24,7 @@ import { intIn } from "../domain/Checks.js"
 import * as Json from "./Json.js"
 
 /** One researcher's entry in a competition file. */
-export const Researcher = Schema.Struct({ name: Schema.String, seed: Seed, recipe: Recipe })
+export const Researcher = Schema.Struct({ name: Schema.String, seed: Seed, recipe: RecipeSchema })
 
 /** A competition file (SPEC §14). */
 export const CompetitionFile = Schema.Struct({
@@ -36,7 +36,7 @@ export const CompetitionFile = Schema.Struct({
   gate: Schema.optionalWith(Gate, { default: () => defaultGate }),
   reward: Reward.Reward,
   poolWei: Wei,
-  baseline: Schema.Struct({ recipe: Recipe, seed: Seed }),
+  baseline: Schema.Struct({ recipe: RecipeSchema, seed: Seed }),
   researchers: Schema.Array(Researcher),
   knobs: Schema.optional(Knobs.Knobs),
   scorer: Schema.optional(ScorerSpec.ScorerSpec),
@@ -96,13 +96,15 @@ export const outcomeJson = (outcome: OneShotOutcome) => ({
   payouts: outcome.payouts,
   winners: outcome.winners,
   baseline: { artifact: Artifact.toJson(outcome.baseline.artifact), heldOut: measurementJson(outcome.baseline.heldOut) },
-  candidates: outcome.candidates.map((c) => ({
-    researcher: c.researcher,
-    artifact: Artifact.toJson(c.artifact),
-    heldOut: measurementJson(c.heldOut),
-    lift: c.lift,
-    clears: c.clears
-  }))
+  candidates: outcome.candidates.map((c) =>
+    c._tag === "Failed" ? { researcher: c.researcher, failed: c.failure } : {
+      researcher: c.researcher,
+      artifact: Artifact.toJson(c.artifact),
+      heldOut: measurementJson(c.heldOut),
+      lift: c.lift,
+      clears: c.clears
+    }
+  )
 })
 
 /** The JSON document `compete --json` prints for any outcome (private ones add feedback and attestation). */
@@ -117,8 +119,21 @@ export const toJson = (result: Outcome) =>
 const pad = (text: string, width: number): string => text.padEnd(width)
 const num = (x: number): string => (x >= 0 ? " " : "") + x.toFixed(4)
 
-/** The leaderboard of a one-shot outcome as lines of text: every researcher, their lift and what they were paid or why not. */
-export const leaderboard = (outcome: OneShotOutcome, poolWei: bigint): ReadonlyArray<string> => {
+const oneLine = (text: string): string => {
+  const flat = text.replace(/\s*\n\s*/g, " ")
+  return flat.length > 160 ? `${flat.slice(0, 157)}...` : flat
+}
+
+/**
+ * The leaderboard of a one-shot outcome as lines of text: every researcher, their lift
+ * and what they were paid or why not (gated, or failed with the failure's tag).
+ * `recipes` names failed researchers' recipes (they have no artifact to read it from).
+ */
+export const leaderboard = (
+  outcome: OneShotOutcome,
+  poolWei: bigint,
+  recipes: ReadonlyMap<string, Recipe> = new Map()
+): ReadonlyArray<string> => {
   const rankOf = new Map(outcome.ranked.map((r, i) => [r.researcher, i + 1]))
   const paid = new Map(outcome.payouts.map((p) => [p.researcher, p.wei]))
   const rows = [...outcome.candidates].sort((a, b) =>
@@ -132,8 +147,15 @@ export const leaderboard = (outcome: OneShotOutcome, poolWei: bigint): ReadonlyA
     `${pad("held-out", 10)}${pad("lift [95% CI]", 28)}outcome`
   ]
   for (const c of rows) {
-    const r = c.artifact.recipe
     const rank = rankOf.get(c.researcher)
+    const name = `${pad(rank === undefined ? "-" : String(rank), 5)}${pad(c.researcher, nameWidth + 2)}`
+    if (c._tag === "Failed") {
+      const r = recipes.get(c.researcher)
+      const recipe = r === undefined ? "" : `${r.islands}/${r.innerSteps}/${r.keepFraction}/${r.innerLr}`
+      lines.push(`${name}${pad(recipe, 32)}${pad("-", 10)}${pad("-", 28)}failed: ${c.failure._tag}: ${oneLine(c.failure.message)}`)
+      continue
+    }
+    const r = c.artifact.recipe
     const wei = paid.get(c.researcher)
     const outcomeText = !c.clears
       ? "gated (lift CI below the gate)"
@@ -141,7 +163,7 @@ export const leaderboard = (outcome: OneShotOutcome, poolWei: bigint): ReadonlyA
       ? "cleared, unpaid"
       : `paid ${wei.toLocaleString("en-US")} wei`
     lines.push(
-      `${pad(rank === undefined ? "-" : String(rank), 5)}${pad(c.researcher, nameWidth + 2)}` +
+      name +
         `${pad(`${r.islands}/${r.innerSteps}/${r.keepFraction}/${r.innerLr}`, 32)}` +
         `${pad(c.heldOut.value.toFixed(4), 10)}` +
         `${pad(`${num(c.lift.delta)} [${num(c.lift.ciLower)}, ${num(c.lift.ciUpper)}]`, 28)}${outcomeText}`
@@ -151,9 +173,11 @@ export const leaderboard = (outcome: OneShotOutcome, poolWei: bigint): ReadonlyA
 }
 
 /** The leaderboard of any outcome; a private one ends with its attestation line. */
-export const render = (result: Outcome, poolWei: bigint): ReadonlyArray<string> =>
-  result._tag === "Public" ? leaderboard(result.outcome, poolWei) : [
-    ...leaderboard(result.outcome, poolWei),
+export const render = (result: Outcome, file: CompetitionFile): ReadonlyArray<string> => {
+  const recipes = new Map(file.researchers.map((r) => [r.name, r.recipe]))
+  return result._tag === "Public" ? leaderboard(result.outcome, file.poolWei, recipes) : [
+    ...leaderboard(result.outcome, file.poolWei, recipes),
     `attestation: ${result.outcome.attestationVerdict}; every candidate's evidence commits referee report ` +
     (result.outcome.attestationHashes[0]?.hash ?? "(no candidates)")
   ]
+}

@@ -16,6 +16,8 @@ import * as Layers from "../Layers.js"
 import * as Leaderboard from "../market/Leaderboard.js"
 import * as Objective from "../market/Objective.js"
 import * as Replay from "../market/Replay.js"
+import * as Rules from "../market/Rules.js"
+import { OperatorKey } from "../integrity/OperatorKey.js"
 import type { Payout } from "../market/Reward.js"
 import { DEFAULT_SHARDS } from "../scorer/HeldOutScorer.js"
 import * as ScorerSpec from "../scorer/ScorerSpec.js"
@@ -24,6 +26,17 @@ import * as Json from "./Json.js"
 /** One submission in a market file. */
 export const MarketSubmission = Schema.Struct({ researcher: Schema.String, recipe: Recipe })
 export type MarketSubmission = typeof MarketSubmission.Type
+
+const TokenDigest = Schema.String.pipe(
+  Schema.filter((s) => /^[0-9a-f]{64}$/.test(s) || "must be a sha256 digest: 64 lower-case hex digits")
+)
+
+/** The `access` block of a served market: the operator's and each researcher's bearer-token sha256. */
+export const Access = Schema.Struct({
+  operatorTokenSha256: TokenDigest,
+  researchers: Schema.Array(Schema.Struct({ name: Schema.NonEmptyTrimmedString, tokenSha256: TokenDigest }))
+}).annotations({ identifier: "Access" })
+export type Access = typeof Access.Type
 
 /** The settings of a market file: everything but its submissions. */
 export const fields = {
@@ -37,7 +50,10 @@ export const fields = {
   schedule: Leaderboard.ContinuousSchedule,
   poolWei: Schema.optional(Wei),
   objective: Schema.optional(Objective.Objective),
-  scorer: Schema.optional(ScorerSpec.ScorerSpec)
+  scorer: Schema.optional(ScorerSpec.ScorerSpec),
+  ...Rules.liveFields,
+  /** Who may use a served market (SPEC §16): token digests only, never the tokens. */
+  access: Schema.optional(Access)
 }
 
 /** A market file (SPEC §14); `id` is accepted for symmetry with competition files and ignored. */
@@ -189,14 +205,32 @@ export const loadStreamed = (
     return { head, submissions: { stream, total, nameWidth: nameWidthOf([]) } }
   })
 
-/** The replay config of a market file's settings. */
-export const toConfig = (file: MarketHead): Replay.ReplayConfig => ({
+/** The rules of a market file (what the live market journals and settles by). */
+export const toRules = (file: MarketHead): Rules.MarketRules => ({
   gate: file.gate,
   schedule: file.schedule,
   poolWei: file.poolWei,
   objective: file.objective,
-  baseline: file.baseline
+  baseline: file.baseline,
+  recordTest: file.recordTest,
+  feedback: file.feedback,
+  submissionBudget: file.submissionBudget,
+  commitReveal: file.commitReveal,
+  revealWindowSeconds: file.revealWindowSeconds,
+  seedKey: file.seedKey,
+  concurrency: file.concurrency,
+  epochSeconds: file.epochSeconds
 })
+
+/**
+ * The replay config of a market file's settings: its rules, and its seeds — with a
+ * record test the keyed seeds of SPEC §15.3 (the file's `seedKey`, else the operator's
+ * key), so a replay trains exactly what the live market trained.
+ */
+export const toConfig = (file: MarketHead, operatorKey: Uint8Array): Replay.ReplayConfig => {
+  const rules = toRules(file)
+  return { ...rules, seeds: Rules.seedPlan(rules, operatorKey) }
+}
 
 /** Is the file's cluster and scorer the simulator pair, which replays as plain functions? Its shard count if so. */
 export const simulatedShards = (file: MarketHead): Option.Option<number> =>
@@ -226,14 +260,15 @@ export const replay = <A, E, R, RP = never>(
   use: (replaying: Replaying) => Effect.Effect<A, E, R>,
   options: Layers.BuildOptions<RP> = {}
 ): Effect.Effect<A, E | ReplayError, R | Layers.BuildContext | RP> => {
-  const config = toConfig(input.head)
   const shards = simulatedShards(input.head)
   if (Option.isSome(shards)) {
     const evaluator = Replay.simEvaluator(shards.value)
-    return Effect.flatMap(Replay.prepare(config, evaluator), (settler) =>
-      use({ results: Replay.stream(settler, input.submissions.stream, evaluator), settler, canFail: false }))
+    return Effect.flatMap(OperatorKey, ({ key }) =>
+      Effect.flatMap(Replay.prepare(toConfig(input.head, key), evaluator), (settler) =>
+        use({ results: Replay.stream(settler, input.submissions.stream, evaluator), settler, canFail: false })))
   }
   return Effect.gen(function*() {
+    const config = toConfig(input.head, (yield* OperatorKey).key)
     const evaluator = yield* Replay.serviceEvaluator
     const settler = yield* Replay.prepare(config, evaluator)
     return yield* use({ results: Replay.stream(settler, input.submissions.stream, evaluator), settler, canFail: true })

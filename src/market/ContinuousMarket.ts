@@ -1,64 +1,180 @@
 /**
- * The live continuous (king-of-the-hill) market (SPEC §8, §13) as a service.
- * Researchers submit at any time; each submission is trained (under a per-job
- * deadline) or taken as an artifact, re-scored on HeldOut against the fixed baseline
- * measurement, gated, converted to micros on the market's objective, and settled
- * under its schedule. The standing lives in a `SynchronizedRef`, so concurrent
- * submissions settle one at a time: the frontier is bought exactly once and the
- * pool is never overspent. Every submission and credit carries the Clock's time;
- * epochs tick on a `Schedule` in a fiber the layer's scope owns, so under
- * `TestClock` a whole timed run is deterministic.
+ * The live continuous (king-of-the-hill) market (SPEC §8, §15, §16) as a service.
+ *
+ * Researchers submit recipes (never artifacts: the market trains what it pays on),
+ * directly or by commit and reveal. Every change is an event in the market's journal
+ * (`MarketStore`), durable before the call returns, and the market's state is the fold
+ * of those events (`Journal`), so a market survives a crash and several processes can
+ * share one store. Accepted submissions are training jobs: `concurrency` workers claim
+ * them, train each with its market-owned seeds on the `TrainingCluster`, have the
+ * `Scorer` measure every artifact on HeldOut (checking its receipt first), and journal
+ * the measurements. One settler settles them strictly in submission order
+ * (`Settlement.decide`: gate, record test, schedule, pool) and, under TimeAtTop, closes
+ * epochs on the Clock. Under `TestClock` a whole timed run is deterministic.
+ *
+ * What a researcher sees of a submission follows the market's feedback rule (Ladder:
+ * held-out figures of records only); budgets and commit-reveal refuse what the rules do
+ * not allow, before anything is trained.
  */
-import { Chunk, Clock, Context, Duration, Effect, Layer, Ref, Schedule, type Scope, SynchronizedRef } from "effect"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js"
+import {
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Layer,
+  Option,
+  PubSub,
+  Queue,
+  Ref,
+  Schedule,
+  Schema,
+  type Scope,
+  Stream
+} from "effect"
+import { TrainingCluster } from "../cluster/TrainingCluster.js"
 import * as Artifact from "../domain/Artifact.js"
-import type { TrainedArtifact } from "../domain/Artifact.js"
 import {
   type ArtifactInvalid,
+  BadInput,
   type ClusterError,
+  DuplicateSubmission,
+  JournalCorrupt,
+  MarketInvalid,
+  NotFound,
   type RecipeInvalid,
-  RewardInvalid,
+  RevealMismatch,
   type ScoreError,
+  StoreFailed,
+  SubmissionRefused,
   TrainingTimeout
 } from "../domain/Errors.js"
 import type { Lift, Measurement } from "../domain/Measurement.js"
-import { decodeRecipe, type Recipe } from "../domain/Recipe.js"
-import { TrainingCluster } from "../cluster/TrainingCluster.js"
+import { canonicalJson, decodeRecipe, type Recipe } from "../domain/Recipe.js"
+import * as Canonical from "../integrity/Canonical.js"
+import { OperatorKey } from "../integrity/OperatorKey.js"
 import { Scorer } from "../scorer/Scorer.js"
+import { MarketStore } from "../store/MarketStore.js"
+import * as Journal from "./Journal.js"
 import * as Leaderboard from "./Leaderboard.js"
-import * as Objective from "./Objective.js"
 import type { Payout } from "./Reward.js"
+import * as Rules from "./Rules.js"
+import * as Seeds from "./Seeds.js"
+import * as Settlement from "./Settlement.js"
 
-/** How a continuous market is run: its rules (the baseline is trained once, when it opens), and its clock. */
-export interface MarketConfig extends Leaderboard.MarketRules {
-  /** Length of an epoch (default 1 hour); epochs credit the top holder under TimeAtTop. */
+/** How a live market is opened: its rules, and how it runs here. */
+export interface MarketConfig extends Omit<Rules.MarketRulesInput, "poolWei" | "baseline" | "schedule" | "gate"> {
+  readonly gate?: Rules.MarketRules["gate"] | undefined
+  readonly schedule: Leaderboard.ContinuousSchedule
+  readonly poolWei?: bigint | undefined
+  readonly baseline: { readonly recipe: Recipe; readonly seed: bigint }
+  /** Length of an epoch (default `epochSeconds`, else 1 hour); epochs credit the top holder under TimeAtTop. */
   readonly epoch?: Duration.DurationInput | undefined
   /** Deadline of each training job (default none); a job past it fails with `TrainingTimeout`. */
   readonly jobDeadline?: Duration.DurationInput | undefined
+  /** The market file the rules came from, kept in the journal (reopening with another one is refused). */
+  readonly file?: unknown
+  /** This process's name in `started` events (default `local`). */
+  readonly worker?: string | undefined
+  /** How often to look for other processes' events on a shared store (default 250 ms). */
+  readonly pollMillis?: number | undefined
 }
 
-/** The default epoch length. */
-export const DEFAULT_EPOCH: Duration.Duration = Duration.hours(1)
+/** Who is looking: the operator sees everything; a researcher only their own submissions, as the feedback rule allows. */
+export type Viewer = { readonly role: "operator" } | { readonly role: "researcher"; readonly name: string }
 
-/** What a researcher submits: a recipe for the market's cluster to train, or an already trained artifact. */
-export type Entry = Recipe | TrainedArtifact
+/** The operator's view. */
+export const operator: Viewer = { role: "operator" }
 
-/** The market's receipt for one settled submission. */
+/** A researcher's view. */
+export const researcher = (name: string): Viewer => ({ role: "researcher", name })
+
+/** A submission as `GET /v1/submissions/{id}` shows it (SPEC §16, fields per §15.5). */
+export interface SubmissionView {
+  readonly submissionId: string
+  readonly researcher: string
+  readonly status: Journal.Status
+  /** `null` until settled. */
+  readonly becameRecord: boolean | null
+  /** `null` until settled. */
+  readonly paidWei: bigint | null
+  /** The pooled held-out value; `null` until measured, or hidden (Ladder, not a record). */
+  readonly heldOutValue: number | null
+  /** The lift in micros; `null` when gated, unsettled, or hidden (Ladder, not a record). */
+  readonly liftMicros: bigint | null
+  readonly error: Journal.Failure | null
+  /** Under Ladder feedback: the public best, which is all a non-record submission learns. */
+  readonly bestMicros?: bigint | undefined
+}
+
+/** The public leaderboard (SPEC §16 `GET /v1/leaderboard`). */
+export interface LeaderboardView {
+  readonly bestMicros: bigint
+  readonly holder: string | null
+  readonly spentWei: bigint
+  readonly poolLeftWei: bigint | null
+  readonly submissions: number
+  readonly records: ReadonlyArray<{ readonly researcher: string; readonly micros: bigint; readonly wei: bigint; readonly at: number }>
+}
+
+/** A public event (SPEC §16 `GET /v1/events`): a new record, or an epoch credit. */
+export type PublicEvent =
+  | {
+    readonly type: "record"
+    readonly researcher: string
+    readonly micros: bigint
+    readonly wei: bigint
+    readonly at: number
+    readonly spentWei: bigint
+  }
+  | {
+    readonly type: "epoch"
+    readonly epoch: number
+    readonly researcher: string | null
+    readonly wei: bigint
+    readonly at: number
+    readonly spentWei: bigint
+  }
+
+/** An accepted submission: queued for training. */
+export interface Accepted {
+  readonly submissionId: string
+  readonly index: number
+  readonly status: "queued"
+}
+
+/** A commitment's receipt. */
+export interface Committed {
+  readonly commitId: string
+  /** Clock time (ms). */
+  readonly committedAt: number
+}
+
+/** The market's full account of one settled submission (what its submitter gets from `submit`). */
 export interface Receipt {
-  /** Arrival order; a recipe submission trains with this as its seed. */
+  readonly submissionId: string
+  /** Submission order; without a record test also its training seed. */
   readonly index: number
   readonly researcher: string
-  /** The artifact's training seed. */
-  readonly seed: bigint
-  /** Clock time (ms) when the submission arrived and when it was settled. */
+  /** The seeds it was trained with. */
+  readonly seeds: ReadonlyArray<bigint>
+  /** Clock time (ms) when it was accepted and when it was settled. */
   readonly submittedAt: number
   readonly settledAt: number
-  /** The epoch it was settled in. */
+  /** The epochs closed before it settled. */
   readonly epoch: number
+  /** The pooled held-out measurement (one seed: that seed's measurement). */
   readonly heldOut: Measurement
+  /** One held-out measurement per seed. */
+  readonly perSeed: ReadonlyArray<Measurement>
   /** The lift on the market's objective, oriented so that positive is better. */
   readonly lift: Lift
   /** The objective lift in micros; `undefined` when gated out. */
   readonly liftMicros: bigint | undefined
+  /** The record test's p-value, when the market has one and the gate cleared. */
+  readonly pValue: number | undefined
   readonly becameRecord: boolean
   /** A record-bounty beat whose marginal exceeded the pool left (rejected whole). */
   readonly rejectedByPool: boolean
@@ -77,178 +193,678 @@ export interface Snapshot {
   readonly payouts: ReadonlyArray<Payout>
 }
 
-/** Everything a submission can fail with; a failed submission is never paid. */
-export type SubmitError = RecipeInvalid | ClusterError | ArtifactInvalid | ScoreError
+/** A submission whose training or scoring failed: it settles as nothing and is never paid. */
+export class SubmissionFailed extends Schema.TaggedError<SubmissionFailed>()("SubmissionFailed", {
+  submissionId: Schema.String,
+  failure: Journal.Failure
+}) {
+  override get message(): string {
+    return `submission ${this.submissionId} failed: ${this.failure._tag}: ${this.failure.message}`
+  }
+}
 
-/** Everything opening a market can fail with (a bad config, or the baseline failing to train or score). */
-export type OpenError = RewardInvalid | SubmitError
+/** A direct submission to a market that takes submissions only by commit and reveal. */
+export class CommitRevealRequired extends Schema.TaggedError<CommitRevealRequired>()("CommitRevealRequired", {}) {
+  override get message(): string {
+    return "this market takes submissions by commit and reveal: commit first (POST /v1/commits), then reveal"
+  }
+}
 
-/** The live continuous market. */
+/** What accepting a submission can fail with. */
+export type AcceptError = RecipeInvalid | SubmissionRefused | CommitRevealRequired | StoreFailed
+
+/** What a reveal can fail with. */
+export type RevealError = RecipeInvalid | SubmissionRefused | RevealMismatch | DuplicateSubmission | NotFound | StoreFailed
+
+/** Everything a submission (accepted, then awaited) can fail with. */
+export type SubmitError = AcceptError | SubmissionFailed | NotFound
+
+/** Everything opening a market can fail with. */
+export type OpenError =
+  | MarketInvalid
+  | StoreFailed
+  | JournalCorrupt
+  | ClusterError
+  | ArtifactInvalid
+  | ScoreError
+  | RecipeInvalid
+
+/** The live market. */
 export class ContinuousMarket extends Context.Tag("trainmarket/ContinuousMarket")<
   ContinuousMarket,
   {
-    /** The schedule and pool this market settles with (what an auditor needs besides the log). */
+    /** The market's rules, as journaled. */
+    readonly rules: Rules.MarketRules
+    /** The schedule and pool it settles with (what an auditor needs besides the log). */
     readonly terms: Leaderboard.Terms
-    /** The baseline's held-out measurement every submission is compared with. */
+    /** The baseline's pooled held-out measurement every submission is compared with. */
     readonly baseline: Measurement
-    /** Submit a recipe (trained with the submission index as seed) or an artifact. */
-    readonly submit: (researcher: string, entry: Entry) => Effect.Effect<Receipt, SubmitError>
-    readonly snapshot: Effect.Effect<Snapshot>
-    /** The append-only leaderboard log, oldest first. */
-    readonly log: Effect.Effect<ReadonlyArray<Leaderboard.LeaderboardRow>>
+    /** Accept a recipe for training (not with commit-reveal); returns at once with its id. */
+    readonly accept: (researcher: string, recipe: unknown) => Effect.Effect<Accepted, AcceptError>
+    /** Submit a recipe and wait for its settlement. */
+    readonly submit: (researcher: string, recipe: unknown) => Effect.Effect<Receipt, SubmitError>
+    /** Commit to a recipe: `commitment` = sha256hex(canonical recipe JSON + "\n" + salt + "\n" + researcher). */
+    readonly commit: (researcher: string, commitment: string) => Effect.Effect<Committed, BadInput | StoreFailed>
+    /** Reveal a committed recipe; a match is accepted for training. */
+    readonly reveal: (
+      researcher: string,
+      commitId: string,
+      recipe: unknown,
+      salt: string
+    ) => Effect.Effect<Accepted, RevealError>
+    /** Wait until a submission is settled (or failed) and return the market's full account of it. */
+    readonly settled: (submissionId: string) => Effect.Effect<Receipt, NotFound | SubmissionFailed | StoreFailed>
+    /** One submission as `viewer` may see it; a stranger's (or an unknown) id is `NotFound`. */
+    readonly view: (submissionId: string, viewer: Viewer) => Effect.Effect<SubmissionView, NotFound | StoreFailed>
+    /** The submissions `viewer` may see, newest first. */
+    readonly list: (viewer: Viewer) => Effect.Effect<ReadonlyArray<SubmissionView>, StoreFailed>
+    readonly leaderboard: Effect.Effect<LeaderboardView, StoreFailed>
+    readonly snapshot: Effect.Effect<Snapshot, StoreFailed>
+    /** The append-only leaderboard log (records and epoch credits), oldest first. */
+    readonly log: Effect.Effect<ReadonlyArray<Leaderboard.LeaderboardRow>, StoreFailed>
+    /** Recompute every settlement and credit from the journal. */
+    readonly audit: Effect.Effect<Journal.Audit, StoreFailed>
+    /** Public events (records, epoch credits) from now on. */
+    readonly events: Stream.Stream<PublicEvent>
+    /** Stop taking jobs, let running ones finish within `grace`, settle what is measured. */
+    readonly drain: (grace: Duration.DurationInput) => Effect.Effect<void>
   }
 >() {}
 
-interface LiveState {
-  readonly standing: Leaderboard.Standing
-  readonly epoch: number
-  readonly submissions: number
-  readonly payouts: ReadonlyArray<Payout>
-  readonly log: Chunk.Chunk<Leaderboard.LeaderboardRow>
-}
-
-const isArtifact = (entry: Entry): entry is TrainedArtifact => "recipe" in entry
-
-/** Train a recipe on the cluster under an optional deadline and check what came back. */
-const trainWithDeadline = (
-  cluster: TrainingCluster["Type"],
-  deadline: Duration.Duration | undefined,
-  recipe: Recipe,
-  seed: bigint
-): Effect.Effect<TrainedArtifact, SubmitError> => {
-  const job = cluster.train(recipe, seed)
-  const bounded = deadline === undefined ? job : job.pipe(
-    Effect.timeoutFail({
-      duration: deadline,
-      onTimeout: () => new TrainingTimeout({ clusterId: cluster.id, deadlineMillis: Duration.toMillis(deadline) })
+/** The public event an applied journal event makes, read off the state right after it was applied. */
+const publicEvent = (state: Journal.State, stored: Journal.Stored): Option.Option<PublicEvent> => {
+  const event = stored.event
+  if (event._tag === "settled" && event.becameRecord && event.liftMicros !== null) {
+    return Option.some({
+      type: "record",
+      researcher: state.submissions[event.index]?.researcher ?? "",
+      micros: event.liftMicros,
+      wei: event.paidWei,
+      at: event.at,
+      spentWei: state.standing.spentWei
     })
-  )
-  return Effect.flatMap(bounded, (trained) => Artifact.validate(trained, { recipe, seed }))
+  }
+  if (event._tag === "epoch") {
+    return Option.some({
+      type: "epoch",
+      epoch: event.epoch,
+      researcher: event.researcher,
+      wei: event.wei,
+      at: event.at,
+      spentWei: state.standing.spentWei
+    })
+  }
+  return Option.none()
 }
+
+/** The commitment of a recipe (SPEC §15.7): sha256hex(canonical recipe JSON + "\n" + salt + "\n" + researcher). */
+export const commitment = (recipe: Recipe, salt: string, researcherName: string): string =>
+  bytesToHex(sha256(utf8ToBytes(`${canonicalJson(recipe)}\n${salt}\n${researcherName}`)))
+
+const failureOf = (error: { readonly _tag: string; readonly message: string }): Journal.Failure => ({
+  _tag: error._tag,
+  message: error.message
+})
+
+const newId = (prefix: string): Effect.Effect<string> => Effect.sync(() => `${prefix}-${crypto.randomUUID()}`)
 
 const positiveDuration = (
   input: Duration.DurationInput | undefined,
   what: string
-): Effect.Effect<Duration.Duration | undefined, RewardInvalid> => {
+): Effect.Effect<Duration.Duration | undefined, MarketInvalid> => {
   if (input === undefined) return Effect.succeed(undefined)
   const decoded = Duration.decode(input)
   return Duration.greaterThan(decoded, Duration.zero) && Duration.isFinite(decoded)
     ? Effect.succeed(decoded)
-    : Effect.fail(new RewardInvalid({ reason: `${what} must be a positive, finite duration` }))
+    : Effect.fail(new MarketInvalid({ reason: `${what} must be a positive, finite duration` }))
+}
+
+/** The rules a config means, checked by their schema (defaults filled in). */
+export const rulesOf = (config: MarketConfig): Effect.Effect<Rules.MarketRules, MarketInvalid> => {
+  const {
+    epoch: _epoch,
+    jobDeadline: _deadline,
+    file: _file,
+    worker: _worker,
+    pollMillis: _poll,
+    ...rules
+  } = config
+  return Schema.encode(Rules.MarketRules)({
+    ...rules,
+    gate: rules.gate ?? { minLiftCiLower: 0.02, minN: 12 },
+    feedback: rules.feedback ?? "full",
+    commitReveal: rules.commitReveal ?? false,
+    revealWindowSeconds: rules.revealWindowSeconds ?? Rules.DEFAULT_REVEAL_WINDOW_SECONDS,
+    concurrency: rules.concurrency ?? 1
+  }).pipe(
+    Effect.flatMap(Schema.decodeUnknown(Rules.MarketRules, { onExcessProperty: "error" })),
+    Effect.mapError((error) => new MarketInvalid({ reason: error.message.replace(/\s*\n\s*/g, " ") }))
+  )
 }
 
 /**
- * Open a market on the provided cluster and scorer: train and measure the baseline,
- * then start the epoch ticker in the current scope (closing the scope stops it).
+ * Open a market on the provided store, cluster, referee and operator key: journal its
+ * rules (or check them against the journal's), replay the journal and refuse a corrupt
+ * one, train and measure the baseline once, then start the workers, the settler and the
+ * epoch clock in the current scope (closing it stops them; unfinished jobs stay queued).
  */
 export const make = (
   config: MarketConfig
-): Effect.Effect<ContinuousMarket["Type"], OpenError, TrainingCluster | Scorer | Scope.Scope> =>
+): Effect.Effect<
+  ContinuousMarket["Type"],
+  OpenError,
+  MarketStore | TrainingCluster | Scorer | OperatorKey | Scope.Scope
+> =>
   Effect.gen(function*() {
-    const epochLength = (yield* positiveDuration(config.epoch, "the epoch length")) ?? DEFAULT_EPOCH
+    const rules = yield* rulesOf(config)
+    const epochLength = (yield* positiveDuration(config.epoch, "the epoch length")) ??
+      Duration.seconds(rules.epochSeconds ?? Rules.DEFAULT_EPOCH_SECONDS)
     const deadline = yield* positiveDuration(config.jobDeadline, "the job deadline")
+    const store = yield* MarketStore
     const cluster = yield* TrainingCluster
     const scorer = yield* Scorer
-    const terms = Leaderboard.termsOf(config)
-    const objective = config.objective ?? Objective.valueObjective
+    const { key } = yield* OperatorKey
+    const plan = Rules.seedPlan(rules, key)
+    const terms = Leaderboard.termsOf(rules)
+    const workerName = config.worker ?? "local"
+    const pollMillis = config.pollMillis ?? 250
+    const encodedRules = Canonical.stringify(Schema.encodeSync(Rules.MarketRules)(rules))
 
-    const baselineRecipe = yield* decodeRecipe(config.baseline.recipe)
-    const baselineArtifact = yield* trainWithDeadline(cluster, deadline, baselineRecipe, config.baseline.seed)
-    const baseline = yield* scorer.measure(baselineArtifact, "held-out")
+    const state = Journal.empty()
+    const mutex = yield* Effect.makeSemaphore(1)
+    const signals = yield* PubSub.sliding<void>(1)
+    const publicEvents = yield* PubSub.unbounded<PublicEvent>()
 
-    const arrivals = yield* Ref.make(0)
-    const state = yield* SynchronizedRef.make<LiveState>({
-      standing: Leaderboard.initialStanding,
-      epoch: 0,
-      submissions: 0,
-      payouts: [],
-      log: Chunk.empty()
-    })
-
-    const closeEpoch = SynchronizedRef.updateEffect(state, (current) =>
-      Effect.map(Clock.currentTimeMillis, (now): LiveState => {
-        const credit = Leaderboard.creditEpoch(terms, current.standing)
-        if (credit === undefined) return { ...current, epoch: current.epoch + 1 }
-        return {
-          ...current,
-          epoch: current.epoch + 1,
-          standing: credit.standing,
-          payouts: Leaderboard.addPayout(current.payouts, credit.researcher, credit.wei),
-          log: Chunk.append(current.log, {
-            epoch: current.epoch,
-            timestamp: now,
-            researcher: credit.researcher,
-            micros: credit.micros,
-            wei: credit.wei,
-            kind: "epoch-credit"
-          })
-        }
-      }))
-    yield* Effect.forkScoped(Effect.schedule(closeEpoch, Schedule.fixed(epochLength)))
-
-    const submit = (researcher: string, entry: Entry): Effect.Effect<Receipt, SubmitError> =>
+    const applyAll = (stored: ReadonlyArray<Journal.Stored>) =>
       Effect.gen(function*() {
-        const submittedAt = yield* Clock.currentTimeMillis
-        const index = yield* Ref.getAndUpdate(arrivals, (n) => n + 1)
-        const artifact = isArtifact(entry)
-          ? yield* Artifact.validate(entry)
-          : yield* trainWithDeadline(cluster, deadline, yield* decodeRecipe(entry), BigInt(index))
-        const heldOut = yield* scorer.measure(artifact, "held-out")
-        const assessment = Objective.assess(objective, config.gate, heldOut, baseline)
-        return yield* SynchronizedRef.modifyEffect(state, (current) =>
-          Effect.map(Clock.currentTimeMillis, (settledAt): readonly [Receipt, LiveState] => {
-            const settled = Leaderboard.settleSubmission(terms, current.standing, researcher, assessment.micros)
-            const receipt: Receipt = {
-              index,
-              researcher,
-              seed: artifact.trainSeed,
-              submittedAt,
-              settledAt,
-              epoch: current.epoch,
-              heldOut,
-              lift: assessment.lift,
-              liftMicros: assessment.micros,
-              becameRecord: settled.record,
-              rejectedByPool: settled.rejectedByPool,
-              paidWei: settled.paidWei
-            }
-            const counted = { ...current, submissions: current.submissions + 1 }
-            if (!settled.record) return [receipt, counted]
-            return [receipt, {
-              ...counted,
-              standing: settled.standing,
-              payouts: Leaderboard.addPayout(current.payouts, researcher, settled.paidWei),
-              log: Chunk.append(current.log, {
-                epoch: current.epoch,
-                timestamp: settledAt,
-                researcher,
-                micros: assessment.micros ?? 0n,
-                wei: settled.paidWei,
-                kind: "record"
-              })
-            }]
-          }))
+        for (const row of stored) {
+          if (row.seq <= state.seq) continue
+          Journal.apply(state, row)
+          const visible = publicEvent(state, row)
+          if (Option.isSome(visible)) yield* PubSub.publish(publicEvents, visible.value)
+        }
+        if (stored.length > 0) yield* PubSub.publish(signals, undefined)
       })
 
-    const snapshot = Effect.map(SynchronizedRef.get(state), (current): Snapshot => ({
+    /** Catch up with the journal (others' events on a shared store); the caller holds the mutex. */
+    const catchUp = Effect.flatMap(Effect.suspend(() => store.read(state.seq)), applyAll)
+
+    /** Read the state after catching up. */
+    const reading = <A>(f: (current: Journal.State, now: number) => A): Effect.Effect<A, StoreFailed> =>
+      mutex.withPermits(1)(
+        Effect.gen(function*() {
+          if (store.shared) yield* catchUp
+          return f(state, yield* Clock.currentTimeMillis)
+        })
+      )
+
+    /**
+     * Decide on the caught-up state under the store's write lock and append what was
+     * decided: the one way anything is written, so no decision is made on stale state.
+     */
+    const transact = <A, E>(
+      decide: (current: Journal.State, now: number) => Either.Either<{ readonly events: ReadonlyArray<Journal.MarketEvent>; readonly result: A }, E>
+    ): Effect.Effect<A, E | StoreFailed> =>
+      mutex.withPermits(1)(
+        store.locked(
+          Effect.gen(function*() {
+            yield* catchUp
+            const decision = decide(state, yield* Clock.currentTimeMillis)
+            if (Either.isLeft(decision)) return yield* Effect.fail(decision.left)
+            if (decision.right.events.length > 0) yield* applyAll(yield* store.append(decision.right.events))
+            return decision.right.result
+          })
+        )
+      )
+
+    // the journal holds the market's rules: a store opened with other rules is refused
+    yield* transact((current, now) => {
+      if (current.rules === undefined) {
+        return Either.right({
+          events: [Journal.Opened.make({ at: now, rules, ...(config.file === undefined ? {} : { file: config.file }) })],
+          result: undefined
+        })
+      }
+      const journaled = Canonical.stringify(Schema.encodeSync(Rules.MarketRules)(current.rules))
+      const sameFile = config.file === undefined || Canonical.stringify(current.file) === Canonical.stringify(config.file)
+      return journaled === encodedRules && sameFile
+        ? Either.right({ events: [], result: undefined })
+        : Either.left(
+          new StoreFailed({
+            store: store.name,
+            reason: "it holds a market opened with another market file; open it with that file, or use a new store"
+          })
+        )
+    })
+    const corrupt = yield* reading((current) => current.discrepancies)
+    if (corrupt.length > 0) {
+      return yield* new JournalCorrupt({
+        reason: `${corrupt.length} recomputed payout(s) disagree with the journal: ${corrupt.slice(0, 3).join("; ")}`
+      })
+    }
+
+    /** Train a recipe on the cluster under the job deadline and check it is what was asked for. */
+    const trainOne = (recipe: Recipe, seed: bigint) => {
+      const job = cluster.train(recipe, seed)
+      const bounded = deadline === undefined ? job : job.pipe(
+        Effect.timeoutFail({
+          duration: deadline,
+          onTimeout: () => new TrainingTimeout({ clusterId: cluster.id, deadlineMillis: Duration.toMillis(deadline) })
+        })
+      )
+      return Effect.flatMap(bounded, (trained) => Artifact.validate(trained, { recipe, seed }))
+    }
+
+    /** Train a recipe with each of its seeds and measure every artifact on HeldOut. */
+    const trainAndMeasure = (recipe: Recipe, seeds: ReadonlyArray<bigint>) =>
+      Effect.forEach(seeds, (seed) =>
+        Effect.gen(function*() {
+          const artifact = yield* trainOne(recipe, seed)
+          const heldOut = yield* scorer.measure(artifact, "held-out")
+          const record: Journal.TrainedRecord = {
+            seed: seed.toString(),
+            ref: Artifact.ref(artifact),
+            clusterId: artifact.clusterId,
+            trainLoss: artifact.trainLoss,
+            ...(artifact.receipt === undefined ? {} : { receipt: artifact.receipt }),
+            ...(artifact.checkpoint === undefined ? {} : { checkpoint: artifact.checkpoint }),
+            ...(artifact.checkpointSha256 === undefined ? {} : { checkpointSha256: artifact.checkpointSha256 })
+          }
+          return { heldOut, record }
+        })).pipe(Effect.map((results) => ({
+          perSeed: results.map((r) => r.heldOut),
+          trained: results.map((r) => r.record)
+        })))
+
+    // the baseline is trained once, when the market first opens (a restarted market reads it from the journal)
+    if ((yield* reading((current) => current.baseline)) === undefined) {
+      const baselineRecipe = yield* decodeRecipe(rules.baseline.recipe)
+      const measured = yield* trainAndMeasure(baselineRecipe, Seeds.forBaseline(plan))
+      yield* transact((current, now) =>
+        Either.right({
+          events: current.baseline === undefined ? [Journal.BaselineMeasured.make({ at: now, perSeed: measured.perSeed })] : [],
+          result: undefined
+        })
+      )
+    }
+    const baseline = yield* reading((current) => current.baseline)
+    if (baseline === undefined) return yield* new StoreFailed({ store: store.name, reason: "the baseline was not journaled" })
+
+    const draining = yield* Ref.make(false)
+    const running = yield* Ref.make(0)
+
+    /** Wait for the next change (an applied event, here or, on a shared store, elsewhere). */
+    const subscribeSignals = PubSub.subscribe(signals)
+
+    /** Claim one job, train it, journal its measurements; false when there was nothing to claim. */
+    const runOneJob: Effect.Effect<boolean, StoreFailed, Scope.Scope> = Effect.gen(function*() {
+      if (yield* Ref.get(draining)) return false
+      const queued = yield* reading((current) =>
+        current.submissions.filter((s) => s.judged === undefined && s.status !== "failed").map((s) => s.id)
+      )
+      if (queued.length === 0) return false
+      const claimed = yield* store.claim(queued)
+      if (Option.isNone(claimed)) return false
+      const claim = claimed.value
+      const submission = yield* reading((current) => Journal.find(current, claim.submissionId))
+      if (submission === undefined || submission.judged !== undefined || submission.status === "failed") {
+        yield* claim.done
+        return true
+      }
+      yield* transact((_current, now) =>
+        Either.right({
+          events: [Journal.Started.make({ at: now, submissionId: submission.id, worker: workerName })],
+          result: undefined
+        })
+      )
+      const outcome = yield* Effect.either(trainAndMeasure(submission.recipe, Seeds.forSubmission(plan, submission.index)))
+      yield* transact((current, now) => {
+        const still = Journal.find(current, submission.id)
+        if (still === undefined || still.judged !== undefined || still.status === "failed") {
+          return Either.right({ events: [], result: undefined })
+        }
+        return Either.right({
+          events: [
+            Either.isRight(outcome)
+              ? Journal.Measured.make({
+                at: now,
+                submissionId: submission.id,
+                perSeed: outcome.right.perSeed,
+                trained: outcome.right.trained
+              })
+              : Journal.Failed.make({ at: now, submissionId: submission.id, error: failureOf(outcome.left) })
+          ],
+          result: undefined
+        })
+      })
+      yield* claim.done
+      return true
+    })
+
+    /** A job counts as running from its claim until its outcome is journaled (what a drain waits for). */
+    const counted = <A, E, R>(self: Effect.Effect<A, E, R>) =>
+      Effect.acquireUseRelease(Ref.update(running, (n) => n + 1), () => self, () => Ref.update(running, (n) => n - 1))
+
+    const worker = Effect.gen(function*() {
+      const wake = yield* subscribeSignals
+      for (;;) {
+        const worked = yield* counted(Effect.scoped(runOneJob))
+        if (!worked) yield* Queue.take(wake)
+      }
+    })
+
+    /** Settle the next submission in order when it is measured; false when it is not ready. */
+    const settleNext = transact((current, now) => {
+      const next = current.submissions[current.nextToSettle]
+      if (next === undefined || next.judged === undefined || current.baseline === undefined) {
+        return Either.right({ events: [], result: false })
+      }
+      const decision = Settlement.decide(rules, current.baseline, current.standing, next.researcher, next.judged)
+      return Either.right({
+        events: [
+          Journal.Settled.make({
+            at: now,
+            submissionId: next.id,
+            index: next.index,
+            liftMicros: decision.liftMicros ?? null,
+            becameRecord: decision.becameRecord,
+            paidWei: decision.paidWei,
+            pValue: decision.pValue ?? null
+          })
+        ],
+        result: true
+      })
+    })
+
+    const settleReady = Effect.gen(function*() {
+      while (yield* settleNext) {
+        // settle every measured submission in order
+      }
+    })
+
+    /** Close every epoch whose end has passed (TimeAtTop): the holder is credited min(weiPerEpoch, pool left). */
+    const closeEpochs = transact((current, now) => {
+      const events: Array<Journal.MarketEvent> = []
+      let standing = current.standing
+      let epoch = current.epoch
+      while (current.openedAt + (epoch + 1) * Duration.toMillis(epochLength) <= now) {
+        const credit = Settlement.creditEpoch(rules, standing)
+        events.push(Journal.EpochClosed.make({
+          at: now,
+          epoch,
+          researcher: credit?.researcher ?? null,
+          micros: credit?.micros ?? 0n,
+          wei: credit?.wei ?? 0n
+        }))
+        if (credit !== undefined) standing = credit.standing
+        epoch += 1
+      }
+      return Either.right({ events, result: undefined })
+    })
+
+    const untilNextEpoch = reading((current, now) =>
+      Math.max(0, current.openedAt + (current.epoch + 1) * Duration.toMillis(epochLength) - now)
+    )
+
+    const settler = Effect.gen(function*() {
+      // on a shared store only one process settles: the others wait for the role
+      while (!(yield* store.settlerRole)) yield* Effect.sleep(Duration.millis(pollMillis))
+      const wake = yield* subscribeSignals
+      const timeAtTop = rules.schedule.kind === "time-at-top"
+      if (timeAtTop) {
+        yield* Effect.forkScoped(
+          Effect.forever(
+            Effect.flatMap(untilNextEpoch, (millis) => Effect.sleep(Duration.millis(millis))).pipe(
+              Effect.zipRight(closeEpochs)
+            )
+          )
+        )
+      }
+      for (;;) {
+        yield* settleReady
+        yield* Queue.take(wake)
+      }
+    })
+
+    const follower = Effect.forever(
+      Effect.zipRight(Effect.sleep(Duration.millis(pollMillis)), mutex.withPermits(1)(catchUp))
+    ).pipe(Effect.withClock(Clock.make()))
+
+    const background = (self: Effect.Effect<unknown, StoreFailed, Scope.Scope>) =>
+      Effect.forkScoped(Effect.scoped(self).pipe(Effect.catchAll((error) => Effect.logError(error.message))))
+    for (let i = 0; i < rules.concurrency; i++) yield* background(worker)
+    yield* background(settler)
+    if (store.shared) yield* background(follower)
+
+    // anything measured but unsettled when the market last stopped settles now
+    yield* PubSub.publish(signals, undefined)
+
+    const budgetCheck = (current: Journal.State, who: string, now: number): Either.Either<void, SubmissionRefused> => {
+      const budget = rules.submissionBudget
+      if (budget === undefined) return Either.void
+      const since = now - budget.perSeconds * 1000
+      const recent = (current.acceptedAt.get(who) ?? []).filter((t) => t > since).length
+      return recent >= budget.count
+        ? Either.left(
+          new SubmissionRefused({
+            reason: `${who} has ${recent} accepted submission(s) in the last ${budget.perSeconds} s; the budget is ${budget.count}`
+          })
+        )
+        : Either.void
+    }
+
+    const acceptEvent = (
+      current: Journal.State,
+      now: number,
+      who: string,
+      recipe: Recipe,
+      submissionId: string,
+      commitId: string | undefined
+    ) =>
+      Journal.Accepted.make({
+        at: now,
+        submissionId,
+        index: current.submissions.length,
+        researcher: who,
+        recipe,
+        ...(commitId === undefined ? {} : { commitId })
+      })
+
+    const accept = (who: string, input: unknown): Effect.Effect<Accepted, AcceptError> =>
+      Effect.gen(function*() {
+        if (rules.commitReveal) return yield* new CommitRevealRequired()
+        const recipe = yield* decodeRecipe(input)
+        const submissionId = yield* newId("sub")
+        return yield* transact((current, now) =>
+          Either.map(budgetCheck(current, who, now), () => {
+            const event = acceptEvent(current, now, who, recipe, submissionId, undefined)
+            return { events: [event], result: { submissionId, index: event.index, status: "queued" as const } }
+          })
+        )
+      })
+
+    const commit = (who: string, hash: string): Effect.Effect<Committed, BadInput | StoreFailed> =>
+      Effect.gen(function*() {
+        if (!/^[0-9a-f]{64}$/.test(hash)) {
+          return yield* new BadInput({ source: "commitment", reason: "must be 64 lower-case hex digits (sha256)" })
+        }
+        const commitId = yield* newId("commit")
+        return yield* transact((_current, now) =>
+          Either.right({
+            events: [Journal.Committed.make({ at: now, commitId, researcher: who, commitment: hash })],
+            result: { commitId, committedAt: now }
+          })
+        )
+      })
+
+    const reveal = (who: string, commitId: string, input: unknown, salt: string): Effect.Effect<Accepted, RevealError> =>
+      Effect.gen(function*() {
+        const recipe = yield* decodeRecipe(input)
+        const submissionId = yield* newId("sub")
+        return yield* transact((current, now): Either.Either<
+          { readonly events: ReadonlyArray<Journal.MarketEvent>; readonly result: Accepted },
+          RevealError
+        > => {
+          const committed = current.commits.get(commitId)
+          // another researcher's commitment is as unknown to this one as a made-up id
+          if (committed === undefined || committed.researcher !== who) return Either.left(new NotFound({ what: `commitment ${commitId}` }))
+          if (committed.revealed) {
+            return Either.left(new DuplicateSubmission({ reason: `commitment ${commitId} was already revealed` }))
+          }
+          if (now > committed.at + rules.revealWindowSeconds * 1000) {
+            return Either.left(
+              new RevealMismatch({ reason: `commitment ${commitId} expired: it was not revealed within ${rules.revealWindowSeconds} s` })
+            )
+          }
+          if (commitment(recipe, salt, who) !== committed.commitment) {
+            return Either.left(
+              new RevealMismatch({
+                reason: "sha256(canonical recipe JSON + \"\\n\" + salt + \"\\n\" + researcher) is not the commitment"
+              })
+            )
+          }
+          const owner = current.recipes.get(canonicalJson(recipe))
+          if (owner !== undefined && owner < committed.order) {
+            return Either.left(
+              new DuplicateSubmission({ reason: "this recipe was committed earlier by someone else (or by you): it is not trained" })
+            )
+          }
+          return Either.map(budgetCheck(current, who, now), () => {
+            const event = acceptEvent(current, now, who, recipe, submissionId, commitId)
+            return { events: [event], result: { submissionId, index: event.index, status: "queued" as const } }
+          })
+        })
+      })
+
+    const receiptOf = (current: Journal.State, submission: Journal.Submission): Receipt | undefined => {
+      const settledAs = submission.settled
+      const judgedAs = submission.judged
+      if (settledAs === undefined || judgedAs === undefined) return undefined
+      const decision = settledAs.decision
+      return {
+        submissionId: submission.id,
+        index: submission.index,
+        researcher: submission.researcher,
+        seeds: Seeds.forSubmission(plan, submission.index),
+        submittedAt: submission.acceptedAt,
+        settledAt: settledAs.at,
+        epoch: current.epoch,
+        heldOut: judgedAs.pooled,
+        perSeed: judgedAs.perSeed,
+        lift: decision.lift,
+        liftMicros: decision.liftMicros,
+        pValue: decision.pValue,
+        becameRecord: decision.becameRecord,
+        rejectedByPool: decision.rejectedByPool,
+        paidWei: decision.paidWei
+      }
+    }
+
+    const settled = (submissionId: string): Effect.Effect<Receipt, NotFound | SubmissionFailed | StoreFailed> =>
+      Effect.scoped(Effect.gen(function*() {
+        const wake = yield* subscribeSignals
+        for (;;) {
+          const found = yield* reading((current): Either.Either<Receipt | undefined, NotFound | SubmissionFailed> => {
+            const submission = Journal.find(current, submissionId)
+            if (submission === undefined) return Either.left(new NotFound({ what: `submission ${submissionId}` }))
+            if (submission.status === "failed") {
+              return Either.left(
+                new SubmissionFailed({ submissionId, failure: submission.error ?? { _tag: "Unknown", message: "failed" } })
+              )
+            }
+            return Either.right(receiptOf(current, submission))
+          })
+          if (Either.isLeft(found)) return yield* Effect.fail(found.left)
+          if (found.right !== undefined) return found.right
+          yield* Queue.take(wake)
+        }
+      }))
+
+    const bestOf = (current: Journal.State): bigint => current.standing.bestMicros ?? 0n
+
+    const viewOf = (current: Journal.State, submission: Journal.Submission, viewer: Viewer): SubmissionView => {
+      const decision = submission.settled?.decision
+      const full: SubmissionView = {
+        submissionId: submission.id,
+        researcher: submission.researcher,
+        status: submission.status,
+        becameRecord: decision?.becameRecord ?? null,
+        paidWei: decision?.paidWei ?? null,
+        heldOutValue: submission.judged?.pooled.value ?? null,
+        liftMicros: decision?.liftMicros ?? null,
+        error: submission.error ?? null
+      }
+      if (viewer.role === "operator" || rules.feedback === "full" || decision?.becameRecord === true) return full
+      // Ladder: a submission that is not a record reveals nothing of the held-out split but the public best
+      return { ...full, heldOutValue: null, liftMicros: null, bestMicros: bestOf(current) }
+    }
+
+    const visible = (submission: Journal.Submission, viewer: Viewer): boolean =>
+      viewer.role === "operator" || submission.researcher === viewer.name
+
+    const view = (submissionId: string, viewer: Viewer): Effect.Effect<SubmissionView, NotFound | StoreFailed> =>
+      Effect.flatMap(
+        reading((current) => {
+          const submission = Journal.find(current, submissionId)
+          return submission !== undefined && visible(submission, viewer) ? viewOf(current, submission, viewer) : undefined
+        }),
+        (found) => (found === undefined ? Effect.fail(new NotFound({ what: `submission ${submissionId}` })) : Effect.succeed(found))
+      )
+
+    const list = (viewer: Viewer) =>
+      reading((current) =>
+        current.submissions.filter((s) => visible(s, viewer)).map((s) => viewOf(current, s, viewer)).reverse()
+      )
+
+    const leaderboard = reading((current): LeaderboardView => ({
+      bestMicros: bestOf(current),
+      holder: current.standing.holder ?? null,
+      spentWei: current.standing.spentWei,
+      poolLeftWei: Leaderboard.poolLeft(terms, current.standing) ?? null,
+      submissions: current.submissions.length,
+      records: current.records.map((r) => ({ researcher: r.researcher, micros: r.micros, wei: r.wei, at: r.at }))
+    }))
+
+    const snapshot = reading((current): Snapshot => ({
       epoch: current.epoch,
       bestMicros: current.standing.bestMicros,
       holder: current.standing.holder,
       spentWei: current.standing.spentWei,
       poolLeftWei: Leaderboard.poolLeft(terms, current.standing),
-      submissions: current.submissions,
-      payouts: current.payouts
+      submissions: current.submissions.length,
+      payouts: Journal.payouts(current)
     }))
 
+    const drain = (grace: Duration.DurationInput): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        yield* Ref.set(draining, true)
+        const idle = Effect.repeat(Ref.get(running), { until: (n) => n <= 0, schedule: Schedule.spaced(Duration.millis(50)) })
+        yield* Effect.timeout(idle, grace).pipe(Effect.ignore)
+        yield* Effect.ignore(settleReady)
+      })
+
     return ContinuousMarket.of({
+      rules,
       terms,
-      baseline,
-      submit,
+      baseline: baseline.pooled,
+      accept,
+      submit: (who, recipe) => Effect.flatMap(accept(who, recipe), (accepted) => settled(accepted.submissionId)),
+      commit,
+      reveal,
+      settled,
+      view,
+      list,
+      leaderboard,
       snapshot,
-      log: Effect.map(SynchronizedRef.get(state), (current) => Chunk.toReadonlyArray(current.log))
+      log: reading((current) => [...current.ledger]),
+      audit: reading(Journal.audit),
+      events: Stream.fromPubSub(publicEvents),
+      drain
     })
   })
 
-/** The market as a layer over a cluster and a scorer; the epoch ticker lives as long as the layer. */
-export const layer = (config: MarketConfig): Layer.Layer<ContinuousMarket, OpenError, TrainingCluster | Scorer> =>
+/** The market as a layer over a store, a cluster, a referee and the operator key; its fibers live as long as the layer. */
+export const layer = (
+  config: MarketConfig
+): Layer.Layer<ContinuousMarket, OpenError, MarketStore | TrainingCluster | Scorer | OperatorKey> =>
   Layer.scoped(ContinuousMarket, make(config))

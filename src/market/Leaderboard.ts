@@ -37,7 +37,10 @@ export interface MarketRules {
 }
 
 /** The money terms of a market's rules. */
-export const termsOf = (rules: MarketRules): Terms => ({ schedule: rules.schedule, poolWei: rules.poolWei })
+export const termsOf = (rules: Pick<MarketRules, "schedule" | "poolWei">): Terms => ({
+  schedule: rules.schedule,
+  poolWei: rules.poolWei
+})
 
 /** The standing of a market: the frontier, who holds it, and what has been spent. */
 export interface Standing {

@@ -3,12 +3,13 @@
  * cluster, re-scored by the referee on HeldOut, gated on its lift's confidence
  * interval, ranked, and the pool settled in integer wei.
  */
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import * as Artifact from "../domain/Artifact.js"
 import type { TrainedArtifact } from "../domain/Artifact.js"
 import {
   type ArtifactInvalid,
   ClusterFailed,
+  CompetitionInvalid,
   type KnobsIncoherent,
   type RewardInvalid,
   type ScoreError,
@@ -42,8 +43,9 @@ export interface OneShotSpec {
   readonly concurrency?: number
 }
 
-/** One researcher's result. */
-export interface Candidate {
+/** A researcher whose recipe was trained and measured. */
+export interface TrainedCandidate {
+  readonly _tag: "Trained"
   readonly researcher: string
   readonly seed: bigint
   readonly artifact: TrainedArtifact
@@ -51,6 +53,17 @@ export interface Candidate {
   readonly lift: Lift
   readonly clears: boolean
 }
+
+/** A researcher whose training or scoring failed (SPEC §15.8): listed with the failure, ranked nowhere, never paid. */
+export interface FailedCandidate {
+  readonly _tag: "Failed"
+  readonly researcher: string
+  readonly seed: bigint
+  readonly failure: { readonly _tag: string; readonly message: string }
+}
+
+/** One researcher's result. */
+export type Candidate = TrainedCandidate | FailedCandidate
 
 /** A ranked survivor. */
 export interface Ranked {
@@ -62,7 +75,7 @@ export interface Ranked {
 export interface OneShotOutcome {
   readonly id: number
   readonly baseline: { readonly artifact: TrainedArtifact; readonly heldOut: Measurement }
-  /** Every researcher, in entry order, gated or not. */
+  /** Every researcher, in entry order: trained (gated or not) or failed. */
   readonly candidates: ReadonlyArray<Candidate>
   /** The survivors of the gate, best first. */
   readonly ranked: ReadonlyArray<Ranked>
@@ -73,6 +86,7 @@ export interface OneShotOutcome {
 
 /** Everything a one-shot competition can fail with. */
 export type OneShotError =
+  | CompetitionInvalid
   | KnobsIncoherent
   | RewardInvalid
   | UnsupportedReward
@@ -83,18 +97,34 @@ export type OneShotError =
 /** Rank survivors: delta desc, then ciLower desc, then name asc. */
 export const rank = (candidates: ReadonlyArray<Candidate>): ReadonlyArray<Ranked> =>
   candidates
-    .filter((c) => c.clears)
+    .filter((c): c is TrainedCandidate => c._tag === "Trained" && c.clears)
     .map((c) => ({ researcher: c.researcher, lift: c.lift }))
     .sort((a, b) =>
       b.lift.delta - a.lift.delta || b.lift.ciLower - a.lift.ciLower ||
       (a.researcher < b.researcher ? -1 : a.researcher > b.researcher ? 1 : 0)
     )
 
-/** Check knobs and reward before any work: a one-shot market settles only terminal or top-k rewards. */
+/**
+ * Check the competition before any work: at least one researcher and no two with one
+ * name (SPEC §15.8), coherent knobs, and a reward a one-shot market settles (terminal or
+ * top-k).
+ */
 export const validateSpec = (
-  spec: Pick<OneShotSpec, "knobs" | "reward">
-): Effect.Effect<void, KnobsIncoherent | RewardInvalid | UnsupportedReward> =>
+  spec: Pick<OneShotSpec, "knobs" | "reward"> & { readonly researchers?: ReadonlyArray<Entry> | undefined }
+): Effect.Effect<void, CompetitionInvalid | KnobsIncoherent | RewardInvalid | UnsupportedReward> =>
   Effect.gen(function*() {
+    if (spec.researchers !== undefined) {
+      if (spec.researchers.length === 0) return yield* new CompetitionInvalid({ reason: "it has no researchers" })
+      const seen = new Set<string>()
+      for (const entry of spec.researchers) {
+        if (seen.has(entry.name)) {
+          return yield* new CompetitionInvalid({
+            reason: `two researchers are named "${entry.name}": names identify who is ranked and paid`
+          })
+        }
+        seen.add(entry.name)
+      }
+    }
     yield* Knobs.validate({ ...Knobs.defaults, ...spec.knobs })
     const reward = yield* Reward.validate(spec.reward)
     if (reward.kind === "record-bounty" || reward.kind === "time-at-top") {
@@ -135,8 +165,12 @@ const trainAndScore = (
   })
 
 /**
- * Run a one-shot competition on the provided cluster and scorer. Knobs and reward
- * are validated before any training; the baseline is measured once.
+ * Run a one-shot competition on the provided cluster and scorer. The competition is
+ * checked before any training; the baseline and every researcher then train (up to
+ * `concurrency` at once, the baseline among them). A researcher whose training or
+ * scoring fails is listed as failed and ranks nowhere; the others are ranked and paid
+ * (SPEC §15.8). Only a failing baseline fails the competition: nothing can be judged
+ * without it.
  */
 export const runOneShot = (
   spec: OneShotSpec
@@ -145,23 +179,35 @@ export const runOneShot = (
     yield* validateSpec(spec)
     const cluster = yield* TrainingCluster
     const scorer = yield* Scorer
-    const baseline = yield* trainAndScore(cluster, scorer, "baseline", spec.baseline.recipe, spec.baseline.seed)
-    const candidates = yield* Effect.forEach(
-      spec.researchers,
-      (entry) =>
-        Effect.map(trainAndScore(cluster, scorer, entry.name, entry.recipe, entry.seed), ({ artifact, heldOut }) => {
-          const lift = unpairedLift(heldOut, baseline.heldOut)
-          return {
-            researcher: entry.name,
-            seed: entry.seed,
-            artifact,
-            heldOut,
-            lift,
-            clears: clears(spec.gate, lift, heldOut.cost)
-          }
-        }),
-      { concurrency: spec.concurrency ?? 1 }
+    const concurrency = spec.concurrency ?? 1
+    const [baselineRun, ...runs] = yield* Effect.all(
+      [
+        Effect.either(trainAndScore(cluster, scorer, "baseline", spec.baseline.recipe, spec.baseline.seed)),
+        ...spec.researchers.map((entry) => Effect.either(trainAndScore(cluster, scorer, entry.name, entry.recipe, entry.seed)))
+      ],
+      { concurrency }
     )
+    if (baselineRun === undefined) return yield* Effect.die("the baseline's run is missing")
+    if (Either.isLeft(baselineRun)) return yield* Effect.fail(baselineRun.left)
+    const baseline = baselineRun.right
+    const candidates = spec.researchers.map((entry, i): Candidate => {
+      const run = runs[i]
+      if (run === undefined || Either.isLeft(run)) {
+        const error = run === undefined ? { _tag: "Missing", message: "no run" } : failureOf(run.left)
+        return { _tag: "Failed", researcher: entry.name, seed: entry.seed, failure: error }
+      }
+      const { artifact, heldOut } = run.right
+      const lift = unpairedLift(heldOut, baseline.heldOut)
+      return {
+        _tag: "Trained",
+        researcher: entry.name,
+        seed: entry.seed,
+        artifact,
+        heldOut,
+        lift,
+        clears: clears(spec.gate, lift, heldOut.cost)
+      }
+    })
     const ranked = rank(candidates)
     const payouts = settle(spec.reward, spec.poolWei, ranked.map((r) => r.researcher))
     return {
@@ -173,3 +219,9 @@ export const runOneShot = (
       winners: payouts.map((p) => p.researcher)
     }
   })
+
+/** A researcher's failure as the outcome lists it: the cluster's error inside `ClusterFailed`, else the error itself. */
+const failureOf = (error: ClusterFailed | ArtifactInvalid | ScoreError): { readonly _tag: string; readonly message: string } =>
+  error._tag === "ClusterFailed"
+    ? { _tag: error.error._tag, message: error.error.message }
+    : { _tag: error._tag, message: error.message }

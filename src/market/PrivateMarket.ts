@@ -24,6 +24,7 @@ import {
   AttestationInvalid,
   AttestationRequired,
   type CapabilitiesIncoherent,
+  type CompetitionInvalid,
   EgressDenied,
   type KnobsIncoherent,
   type RewardInvalid,
@@ -79,10 +80,11 @@ export interface Cleared {
 
 /** Run every guard of a private competition, in SPEC order, without training anything. */
 export const checkGuards = (
-  spec: Pick<OneShotSpec, "knobs" | "reward">,
+  spec: Pick<OneShotSpec, "knobs" | "reward" | "researchers">,
   privacy: PrivacySpec
 ): Effect.Effect<
   Cleared,
+  | CompetitionInvalid
   | KnobsIncoherent
   | RewardInvalid
   | UnsupportedReward
@@ -146,13 +148,16 @@ export const runPrivate = (
     const outcome = yield* runOneShot({ ...spec, knobs: { ...spec.knobs, visibility: "private" } })
     return {
       ...outcome,
-      feedback: outcome.candidates.map((candidate) =>
-        Privacy.feedback(privacy.tier, {
-          researcher: candidate.researcher,
-          clears: candidate.clears,
-          lift: candidate.lift,
-          measurement: candidate.heldOut
-        })
+      feedback: outcome.candidates.map((candidate): Privacy.Feedback =>
+        candidate._tag === "Failed"
+          // a failed run clears nothing; its researcher learns which failure it was, not the backend's message
+          ? { researcher: candidate.researcher, clears: false, failed: candidate.failure._tag }
+          : Privacy.feedback(privacy.tier, {
+            researcher: candidate.researcher,
+            clears: candidate.clears,
+            lift: candidate.lift,
+            measurement: candidate.heldOut
+          })
       ),
       attestationHashes: outcome.candidates.map((candidate) => ({
         researcher: candidate.researcher,

@@ -28,7 +28,10 @@ import { Scorer } from "../scorer/Scorer.js"
 import * as SimHeldOut from "../scorer/HeldOutScorer.js"
 import * as Leaderboard from "./Leaderboard.js"
 import * as Objective from "./Objective.js"
+import type { RecordTest } from "./RecordTest.js"
 import * as Reward from "./Reward.js"
+import * as Seeds from "./Seeds.js"
+import * as Settlement from "./Settlement.js"
 
 /** One submission of the replay: who submitted which recipe. */
 export interface ReplaySubmission {
@@ -36,15 +39,27 @@ export interface ReplaySubmission {
   readonly recipe: Recipe
 }
 
-/** What a replayed market is: the same rules as a live one. */
-export type ReplayConfig = Leaderboard.MarketRules
+/**
+ * What a replayed market is: the same rules as a live one (gate, schedule, pool,
+ * objective, baseline, record test) and how its seeds are drawn (default: submission
+ * i trains with seed i and the baseline with its own seed, SPEC §8; with a record test,
+ * the keyed seeds of §15.3 — `Rules.seedPlan`).
+ */
+export interface ReplayConfig extends Leaderboard.MarketRules {
+  readonly recordTest?: RecordTest | undefined
+  readonly seeds?: Seeds.SeedPlan | undefined
+}
+
+/** The seed plan of a replay config. */
+const planOf = (config: ReplayConfig): Seeds.SeedPlan =>
+  config.seeds ?? { kind: "index", baseline: config.baseline.seed }
 
 /** The result of one replayed submission. */
 export interface ReplayResult {
-  /** Position in the replay (also its training seed). */
+  /** Position in the replay (without a record test also its training seed). */
   readonly index: number
   readonly researcher: string
-  /** The referee's held-out value of the trained submission. */
+  /** The referee's (pooled) held-out value of the trained submission. */
   readonly heldOutValue: number
   /** The objective lift in micros; `undefined` when gated out. */
   readonly liftMicros: bigint | undefined
@@ -103,63 +118,103 @@ export const serviceEvaluator: Effect.Effect<Evaluator<EvaluateError, never>, ne
  * standing and payout totals. Log rows go to `onRow` when one is given.
  */
 export interface Settler {
-  /** Submissions settled so far (the next submission's index and seed). */
+  /** Submissions settled so far (the next submission's index). */
   readonly count: () => number
-  readonly settle: (researcher: string, heldOut: Measurement) => ReplayResult
+  /** The seeds the next submission trains with. */
+  readonly seeds: () => ReadonlyArray<bigint>
+  /** True when submission i trains with seed i alone (no record test): the hot path. */
+  readonly indexSeeds: boolean
+  /** Settle the next submission on its held-out measurements (one per seed). */
+  readonly settle: (researcher: string, perSeed: ReadonlyArray<Measurement>) => ReplayResult
+  /** Settle the next submission on its one held-out measurement (the hot path of a market without a record test). */
+  readonly settleOne: (researcher: string, heldOut: Measurement) => ReplayResult
   readonly summary: () => ReplaySummary
 }
 
-/** A fresh settler for a market whose baseline measured `baseline` on HeldOut. */
+/**
+ * A fresh settler for a market whose baseline measured `baseline` on HeldOut (one
+ * measurement per baseline seed). Settlement is `Settlement.decide`, the rule the live
+ * market journals and the audit recomputes; without a record test its one-seed path is
+ * written out for speed with the same functions.
+ */
 export const makeSettler = (
   config: ReplayConfig,
-  baseline: Measurement,
+  baseline: Settlement.Judged,
   onRow?: (row: Leaderboard.LeaderboardRow) => void
 ): Settler => {
   const terms = Leaderboard.termsOf(config)
   const objective = config.objective ?? Objective.valueObjective
   const timeAtTop = config.schedule.kind === "time-at-top"
+  const plan = planOf(config)
   const totals = new Map<string, bigint>()
-  let standing = Leaderboard.initialStanding
+  let standing: Settlement.Standing = Settlement.initialStanding
   let index = 0
   let records = 0
-  const settle = (researcher: string, heldOut: Measurement): ReplayResult => {
+  const closeEpoch = (at: number, researcher: string, paid: bigint): bigint => {
+    if (!timeAtTop) return paid
+    const credit = Settlement.creditEpoch(config, standing)
+    if (credit === undefined) return paid
+    standing = credit.standing
+    Reward.accumulate(totals, credit.researcher, credit.wei)
+    onRow?.({
+      epoch: at,
+      timestamp: at,
+      researcher: credit.researcher,
+      micros: credit.micros,
+      wei: credit.wei,
+      kind: "epoch-credit"
+    })
+    return credit.researcher === researcher ? credit.wei : paid
+  }
+  const record = (at: number, researcher: string, micros: bigint, paidWei: bigint) => {
+    records += 1
+    Reward.accumulate(totals, researcher, paidWei)
+    onRow?.({ epoch: at, timestamp: at, researcher, micros, wei: paidWei, kind: "record" })
+  }
+  const settleOne = (researcher: string, heldOut: Measurement): ReplayResult => {
+    if (config.recordTest !== undefined) return settle(researcher, [heldOut])
     const at = index
     index += 1
-    const micros = Objective.micros(objective, config.gate, heldOut, baseline)
-    let record = false
+    const micros = Objective.micros(objective, config.gate, heldOut, baseline.pooled)
+    let becameRecord = false
     let paidWei = 0n
     if (micros !== undefined) {
       const settled = Leaderboard.settleSubmission(terms, standing, researcher, micros)
       if (settled.record) {
-        record = true
+        becameRecord = true
         paidWei = settled.paidWei
-        records += 1
         standing = settled.standing
-        Reward.accumulate(totals, researcher, paidWei)
-        onRow?.({ epoch: at, timestamp: at, researcher, micros, wei: paidWei, kind: "record" })
+        record(at, researcher, micros, paidWei)
       }
     }
-    if (timeAtTop) {
-      const credit = Leaderboard.creditEpoch(terms, standing)
-      if (credit !== undefined) {
-        standing = credit.standing
-        Reward.accumulate(totals, credit.researcher, credit.wei)
-        if (credit.researcher === researcher) paidWei = credit.wei
-        onRow?.({
-          epoch: at,
-          timestamp: at,
-          researcher: credit.researcher,
-          micros: credit.micros,
-          wei: credit.wei,
-          kind: "epoch-credit"
-        })
-      }
+    paidWei = closeEpoch(at, researcher, paidWei)
+    return { index: at, researcher, heldOutValue: heldOut.value, liftMicros: micros, becameRecord, paidWei }
+  }
+  const settle = (researcher: string, perSeed: ReadonlyArray<Measurement>): ReplayResult => {
+    const [only] = perSeed
+    if (config.recordTest === undefined && perSeed.length === 1 && only !== undefined) return settleOne(researcher, only)
+    const at = index
+    index += 1
+    const judged = Settlement.judged(perSeed)
+    const decision = Settlement.decide(config, baseline, standing, researcher, judged)
+    standing = decision.standing
+    if (decision.becameRecord) record(at, researcher, decision.liftMicros ?? 0n, decision.paidWei)
+    const paidWei = closeEpoch(at, researcher, decision.paidWei)
+    return {
+      index: at,
+      researcher,
+      heldOutValue: judged.pooled.value,
+      liftMicros: decision.liftMicros,
+      becameRecord: decision.becameRecord,
+      paidWei
     }
-    return { index: at, researcher, heldOutValue: heldOut.value, liftMicros: micros, becameRecord: record, paidWei }
   }
   return {
     count: () => index,
+    seeds: () => Seeds.forSubmission(plan, index),
+    indexSeeds: plan.kind === "index" && config.recordTest === undefined,
     settle,
+    settleOne,
     summary: () => ({
       submissions: index,
       records,
@@ -170,15 +225,15 @@ export const makeSettler = (
   }
 }
 
-/** Measure the baseline and build a settler for a replay. */
+/** Measure the baseline (with each of its seeds) and build a settler for a replay. */
 export const prepare = <E, R>(
   config: ReplayConfig,
   evaluator: Evaluator<E, R>,
   onRow?: (row: Leaderboard.LeaderboardRow) => void
 ): Effect.Effect<Settler, E, R> =>
   Effect.map(
-    evaluator.evaluate(config.baseline.recipe, config.baseline.seed),
-    (baseline) => makeSettler(config, baseline, onRow)
+    Effect.forEach(Seeds.forBaseline(planOf(config)), (seed) => evaluator.evaluate(config.baseline.recipe, seed)),
+    (perSeed) => makeSettler(config, Settlement.judged(perSeed), onRow)
   )
 
 /**
@@ -202,14 +257,19 @@ export const stream = <E, R, E2, R2>(
 ): Stream.Stream<ReplayResult, E | E2, R | R2> => {
   const sync = evaluator.sync
   if (sync !== undefined) {
-    return Stream.mapChunks(Stream.rechunk(submissions, SYNC_BATCH), (chunk) =>
-      Chunk.map(chunk, (submission) =>
-        settler.settle(submission.researcher, sync(submission.recipe, BigInt(settler.count())))))
+    const batches = Stream.rechunk(submissions, SYNC_BATCH)
+    return settler.indexSeeds
+      ? Stream.mapChunks(batches, (chunk) =>
+        Chunk.map(chunk, (submission) =>
+          settler.settleOne(submission.researcher, sync(submission.recipe, BigInt(settler.count())))))
+      : Stream.mapChunks(batches, (chunk) =>
+        Chunk.map(chunk, (submission) =>
+          settler.settle(submission.researcher, settler.seeds().map((seed) => sync(submission.recipe, seed)))))
   }
   return Stream.mapEffect(submissions, (submission) =>
     Effect.map(
-      evaluator.evaluate(submission.recipe, BigInt(settler.count())),
-      (heldOut) => settler.settle(submission.researcher, heldOut)
+      Effect.forEach(settler.seeds(), (seed) => evaluator.evaluate(submission.recipe, seed)),
+      (perSeed) => settler.settle(submission.researcher, perSeed)
     ))
 }
 

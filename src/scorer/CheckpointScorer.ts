@@ -9,7 +9,7 @@
  * data source than the scorer holds out, and a checkpoint that is missing or malformed
  * is `CheckpointMalformed`.
  */
-import { Path } from "@effect/platform"
+import { FileSystem, Path } from "@effect/platform"
 import { Effect, Either, Layer, Schema } from "effect"
 import type { TrainedArtifact } from "../domain/Artifact.js"
 import { intIn } from "../domain/Checks.js"
@@ -27,6 +27,8 @@ import {
 } from "../trainer/DataSource.js"
 import { DataInvalid } from "../trainer/Errors.js"
 import { evaluatedTokens, evaluateLoaded, heldOutShards, sameSource } from "../trainer/Evaluate.js"
+import { OperatorKey } from "../integrity/OperatorKey.js"
+import * as Receipt from "../integrity/Receipt.js"
 import { Scorer } from "./Scorer.js"
 
 /** Default number of evaluation shards (a competition file's `evalShards` overrides it). */
@@ -144,7 +146,9 @@ const evaluate = (
   )
 
 /** Build a checkpoint scorer; impossible settings or an unusable data source are `ScorerInvalid`. */
-export const make = (options: CheckpointScorerOptions = {}): Effect.Effect<Scorer["Type"], ScorerInvalid, Path.Path> =>
+export const make = (
+  options: CheckpointScorerOptions = {}
+): Effect.Effect<Scorer["Type"], ScorerInvalid, Path.Path | FileSystem.FileSystem | OperatorKey> =>
   Effect.gen(function*() {
     const shards = options.shards ?? DEFAULT_SHARDS
     const tokensPerShard = options.tokensPerShard ?? DEFAULT_TOKENS_PER_SHARD
@@ -167,8 +171,12 @@ export const make = (options: CheckpointScorerOptions = {}): Effect.Effect<Score
     const splits: Readonly<Record<Split, ReadonlyArray<Shard>>> = { "held-out": heldOut, "dev": dev }
     const id = scorerId(shards, tokensPerShard)
 
+    const { key } = yield* OperatorKey
+    const files = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
     const measure = (artifact: TrainedArtifact, split: Split) =>
       Effect.gen(function*() {
+        // the receipt, then the checkpoint's bytes, before anything is measured (SPEC §15.1)
+        yield* Effect.provide(Receipt.check(key, artifact), files)
         const checkpoint = artifact.checkpoint
         if (checkpoint === undefined) {
           return yield* new ScorerRefused({
@@ -191,8 +199,10 @@ export const make = (options: CheckpointScorerOptions = {}): Effect.Effect<Score
   })
 
 /** The checkpoint scorer with a chosen configuration. */
-export const layerWith = (options: CheckpointScorerOptions): Layer.Layer<Scorer, ScorerInvalid, Path.Path> =>
+export const layerWith = (
+  options: CheckpointScorerOptions
+): Layer.Layer<Scorer, ScorerInvalid, Path.Path | FileSystem.FileSystem | OperatorKey> =>
   Layer.effect(Scorer, make(options))
 
 /** The checkpoint scorer with its defaults: 16 held-out shards of 1024 tokens of the default Markov source. */
-export const layer: Layer.Layer<Scorer, ScorerInvalid, Path.Path> = layerWith({})
+export const layer: Layer.Layer<Scorer, ScorerInvalid, Path.Path | FileSystem.FileSystem | OperatorKey> = layerWith({})

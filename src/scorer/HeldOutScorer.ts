@@ -6,10 +6,12 @@
  */
 import { Effect, Layer } from "effect"
 import { isReal, type TrainedArtifact } from "../domain/Artifact.js"
-import { ScorerInvalid, ScorerRefused } from "../domain/Errors.js"
+import { ProvenanceInvalid, ScorerInvalid, ScorerRefused } from "../domain/Errors.js"
+import { OperatorKey } from "../integrity/OperatorKey.js"
+import * as Receipt from "../integrity/Receipt.js"
 import { halves, jitterHalves, mul64 } from "../domain/Jitter.js"
 import { type Measurement, type Split, Z_95 } from "../domain/Measurement.js"
-import { generalisationGap } from "../cluster/LocalSimCluster.js"
+import * as LocalSim from "../cluster/LocalSimCluster.js"
 import { Scorer } from "./Scorer.js"
 
 const EVAL_NOISE = 0.01
@@ -21,7 +23,7 @@ export const DEFAULT_SHARDS = 16
 
 /** Measure an artifact on a split over `shards` shards (pure; the service wraps it). */
 export const measure = (artifact: TrainedArtifact, split: Split, shards: number): Measurement => {
-  const loss = artifact.trainLoss + (split === "held-out" ? generalisationGap(artifact.recipe) : 0)
+  const loss = artifact.trainLoss + (split === "held-out" ? LocalSim.generalisationGap(artifact.recipe) : 0)
   const [seedHi, seedLo] = halves(artifact.trainSeed * FNV_PRIME)
   const baseLo = (seedLo ^ SPLIT_WORD[split]) >>> 0
   let sum = 0
@@ -47,32 +49,47 @@ const scratch = new Float64Array(256)
 /** The simulated scorer's id for a shard count. */
 export const scorerId = (shards: number): string => `sim-held-out:${shards}`
 
-/** Build the simulated held-out scorer with `shards` evaluation shards. */
-export const make = (shards: number = DEFAULT_SHARDS): Effect.Effect<Scorer["Type"], ScorerInvalid> => {
+/**
+ * Build the simulated held-out scorer with `shards` evaluation shards. Before measuring
+ * it checks the artifact's receipt under the operator's key, refuses artifacts of real
+ * backends, and recomputes a `local-sim` artifact's training loss from its recipe and
+ * seed (SPEC §15.1): nobody's own claim is measured.
+ */
+export const make = (shards: number = DEFAULT_SHARDS): Effect.Effect<Scorer["Type"], ScorerInvalid, OperatorKey> => {
   if (!Number.isInteger(shards) || shards < 1 || shards > 4294967295) {
     return Effect.fail(new ScorerInvalid({ reason: `shards must be an integer >= 1, got ${shards}` }))
   }
   const id = scorerId(shards)
-  return Effect.succeed(Scorer.of({
-    id,
-    shards,
-    measure: (artifact, split) =>
-      isReal(artifact)
-        ? Effect.fail(
-          new ScorerRefused({
-            scorer: id,
-            reason:
-              `artifact from ${artifact.clusterId} was trained by a real backend; the simulated scorer would only ` +
-              `re-read the cluster's own loss claim (use the checkpoint scorer)`
-          })
-        )
-        : Effect.succeed(measure(artifact, split, shards))
-  }))
+  return Effect.map(OperatorKey, ({ key }) =>
+    Scorer.of({
+      id,
+      shards,
+      measure: (artifact, split) =>
+        Effect.gen(function*() {
+          yield* Receipt.verify(key, artifact)
+          if (isReal(artifact)) {
+            return yield* new ScorerRefused({
+              scorer: id,
+              reason: `artifact from ${artifact.clusterId} was trained by a real backend; the simulated scorer would only ` +
+                `re-read the cluster's own loss claim (use the checkpoint scorer)`
+            })
+          }
+          if (artifact.clusterId === LocalSim.clusterId) {
+            const recomputed = LocalSim.trainingLoss(artifact.recipe, artifact.trainSeed)
+            if (!Object.is(recomputed, artifact.trainLoss)) {
+              return yield* new ProvenanceInvalid({
+                reason: `the local-sim training loss of this recipe and seed is ${recomputed}, not ${artifact.trainLoss}`
+              })
+            }
+          }
+          return measure(artifact, split, shards)
+        })
+    }))
 }
 
 /** The simulated held-out scorer with 16 shards. */
-export const layer: Layer.Layer<Scorer> = Layer.effect(Scorer, Effect.orDie(make(DEFAULT_SHARDS)))
+export const layer: Layer.Layer<Scorer, never, OperatorKey> = Layer.effect(Scorer, Effect.orDie(make(DEFAULT_SHARDS)))
 
 /** The simulated held-out scorer with a chosen shard count. */
-export const layerWith = (options: { readonly shards: number }): Layer.Layer<Scorer, ScorerInvalid> =>
+export const layerWith = (options: { readonly shards: number }): Layer.Layer<Scorer, ScorerInvalid, OperatorKey> =>
   Layer.effect(Scorer, make(options.shards))

@@ -10,6 +10,7 @@ import { Effect } from "effect"
 import type { TrainedArtifact } from "../domain/Artifact.js"
 import { PanelInvalid, type ScoreError } from "../domain/Errors.js"
 import type { Measurement } from "../domain/Measurement.js"
+import type { OperatorKey } from "../integrity/OperatorKey.js"
 import type { Scorer } from "./Scorer.js"
 import * as SimHeldOut from "./HeldOutScorer.js"
 
@@ -54,7 +55,7 @@ export const make = (
   referees: ReadonlyArray<Scorer["Type"]>,
   quorum: number,
   consensus: Consensus = "mean"
-): Effect.Effect<Panel, PanelInvalid> => {
+): Effect.Effect<Panel, PanelInvalid, OperatorKey> => {
   if (referees.length === 0) return Effect.fail(new PanelInvalid({ reason: "a panel needs at least one referee" }))
   if (!Number.isInteger(quorum) || quorum < 1 || quorum > referees.length) {
     return Effect.fail(
@@ -69,7 +70,7 @@ export const ofShards = (
   shards: ReadonlyArray<number>,
   quorum: number,
   consensus: Consensus = "mean"
-): Effect.Effect<Panel, PanelInvalid> =>
+): Effect.Effect<Panel, PanelInvalid, OperatorKey> =>
   Effect.forEach(shards, (count) =>
     SimHeldOut.make(count).pipe(
       Effect.mapError(() =>
@@ -78,7 +79,11 @@ export const ofShards = (
     )).pipe(Effect.flatMap((referees) => make(referees, quorum, consensus)))
 
 /** `majority(n, base)`: n simulated referees with shard counts base..base+n-1 and quorum floor(n/2)+1. */
-export const majority = (n: number, baseShards: number, consensus: Consensus = "mean"): Effect.Effect<Panel, PanelInvalid> =>
+export const majority = (
+  n: number,
+  baseShards: number,
+  consensus: Consensus = "mean"
+): Effect.Effect<Panel, PanelInvalid, OperatorKey> =>
   !Number.isInteger(n) || n < 1
     ? Effect.fail(new PanelInvalid({ reason: `a majority panel needs n >= 1 referees, got ${n}` }))
     : ofShards(Array.from({ length: n }, (_, i) => baseShards + i), Math.floor(n / 2) + 1, consensus)

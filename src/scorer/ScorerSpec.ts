@@ -12,13 +12,14 @@ import { Layer, Schema } from "effect"
 import * as ClusterSpec from "../cluster/ClusterSpec.js"
 import { ScorerInvalid } from "../domain/Errors.js"
 import * as Registry from "../domain/Registry.js"
+import type { OperatorKey } from "../integrity/OperatorKey.js"
 import type { DataOption } from "../trainer/DataSource.js"
 import * as CheckpointScorer from "./CheckpointScorer.js"
 import * as SimHeldOut from "./HeldOutScorer.js"
 import type { Scorer } from "./Scorer.js"
 
 /** What building a scorer from a spec needs (checkpoint scorers read files). */
-export type BuildContext = FileSystem.FileSystem | Path.Path
+export type BuildContext = FileSystem.FileSystem | Path.Path | OperatorKey
 
 /** What a scorer spec can do, once the registry has found its kind. */
 interface ScorerOps<S> {

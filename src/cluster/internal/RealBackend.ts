@@ -12,6 +12,8 @@ import { intIn, NonEmpty, positiveFinite } from "../../domain/Checks.js"
 import { ClusterInvalid, type ClusterError, RecipeUnsupported } from "../../domain/Errors.js"
 import { U64_MAX } from "../../domain/Money.js"
 import { decodeRecipe, type Recipe } from "../../domain/Recipe.js"
+import { OperatorKey } from "../../integrity/OperatorKey.js"
+import * as Receipt from "../../integrity/Receipt.js"
 import { type Isolation, TrainingCluster } from "../TrainingCluster.js"
 
 /** The name of a recipe knob, as listed in an `ignore` option and in an artifact's `notApplied`. */
@@ -158,14 +160,16 @@ export const backendCluster = (
   clusterId: string,
   tee: TeeType,
   train: (recipe: Recipe, trainSeed: bigint) => Effect.Effect<TrainedArtifact, ClusterError, BackendContext>
-): Effect.Effect<TrainingCluster["Type"], never, BackendContext> =>
-  Effect.map(Effect.context<BackendContext>(), (context) =>
+): Effect.Effect<TrainingCluster["Type"], never, BackendContext | OperatorKey> =>
+  Effect.zipWith(Effect.context<BackendContext>(), OperatorKey, (context, { key }) =>
     TrainingCluster.of({
       id: clusterId,
       ...sealing(clusterId, tee),
       train: (recipe, seed) =>
         decodeRecipe(recipe).pipe(
           Effect.flatMap((valid) => train(valid, seed & U64_MAX)),
+          // the artifact (with its checkpoint's hash) carries a receipt under the operator's key (SPEC §15.1)
+          Effect.map((artifact) => Receipt.sign(key, artifact)),
           Effect.provide(context)
         )
     }))

@@ -37,6 +37,7 @@ import {
   type RecipeUnsupported
 } from "../../domain/Errors.js"
 import type { Recipe } from "../../domain/Recipe.js"
+import type { OperatorKey } from "../../integrity/OperatorKey.js"
 import type { Tagged } from "../../domain/Registry.js"
 import type { DataOption } from "../../trainer/DataSource.js"
 import { type ClusterKind, leaf, type Requirement } from "../ClusterKind.js"
@@ -236,7 +237,7 @@ const train = <Options, Settings extends CommonSettings, Plan, State, Done>(
 export const make = <Options, Settings extends CommonSettings, Plan, State, Done>(
   backend: Backend<Options, Settings, Plan, State, Done>
 ) =>
-(options: Options): Effect.Effect<TrainingCluster["Type"], ClusterInvalid, BackendContext> =>
+(options: Options): Effect.Effect<TrainingCluster["Type"], ClusterInvalid, BackendContext | OperatorKey> =>
   Effect.gen(function*() {
     const settings = yield* backend.settings(options)
     const publish = yield* progressSink
@@ -247,7 +248,7 @@ export const make = <Options, Settings extends CommonSettings, Plan, State, Done
 export const layerWith = <Options, Settings extends CommonSettings, Plan, State, Done>(
   backend: Backend<Options, Settings, Plan, State, Done>
 ) =>
-(options: Options): Layer.Layer<TrainingCluster, ClusterInvalid, BackendContext> =>
+(options: Options): Layer.Layer<TrainingCluster, ClusterInvalid, BackendContext | OperatorKey> =>
   Layer.effect(TrainingCluster, make(backend)(options))
 
 /**
