@@ -52,7 +52,12 @@ const runBin = (name: string, body: unknown): Run => {
   assert.isTrue(fs.existsSync(BIN), `${BIN} is missing: run npm run build first`)
   const file = path.join(work, `${name}.json`)
   fs.writeFileSync(file, typeof body === "string" ? body : JSON.stringify(body))
-  const run = spawnSync(process.execPath, [BIN, "--config", file], { encoding: "utf8", timeout: 120_000 })
+  // stdin /dev/null: a pipe that closed at once would tell the trainer its parent is gone
+  const run = spawnSync(process.execPath, [BIN, "--config", file], {
+    encoding: "utf8",
+    timeout: 120_000,
+    stdio: ["ignore", "pipe", "pipe"]
+  })
   const lines = run.stdout.split("\n").filter((line) => line.length > 0)
   const events = lines.map((line) => {
     const parsed: unknown = JSON.parse(line)
@@ -305,7 +310,10 @@ describe("the trainer executable", () => {
     assert.include(badRecipe.stderr, "keepFraction")
     const notJson = runBin("not-json", "{")
     assert.strictEqual(notJson.status, 2)
-    const missing = spawnSync(process.execPath, [BIN, "--config", path.join(work, "nope.json")], { encoding: "utf8" })
+    const missing = spawnSync(process.execPath, [BIN, "--config", path.join(work, "nope.json")], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     assert.strictEqual(missing.status, 2)
     const diverge = runBin("diverge", {
       recipe: { ...baseline, innerLr: 1e38 },
