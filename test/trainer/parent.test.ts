@@ -8,10 +8,10 @@
  */
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { removeTempDirs, running, tempDir, waitForPid } from "../fixtures/standins.js"
 
 const BIN = fileURLToPath(new URL("../../dist/trainer/bin.js", import.meta.url))
 /** How long a gone parent's trainer may linger before the test fails (generous: a loaded machine). */
@@ -19,11 +19,9 @@ const DEADLINE_MILLIS = 15_000
 
 let work = ""
 beforeAll(() => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "trainer-parent-"))
+  work = tempDir("trainer-parent")
 })
-afterAll(() => {
-  fs.rmSync(work, { recursive: true, force: true })
-})
+afterAll(removeTempDirs)
 
 const baseline = { islands: 1, innerSteps: 1, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }
 
@@ -31,21 +29,6 @@ const writeConfig = (name: string, budget: number): string => {
   const file = path.join(work, `${name}.json`)
   fs.writeFileSync(file, JSON.stringify({ recipe: baseline, seed: "1", outDir: path.join(work, name), budget, devTokens: 0 }))
   return file
-}
-
-/** Alive: accepts signal 0 and is not a zombie (an orphan nobody reaped runs no code). */
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return false
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] !== "Z"
-  } catch {
-    return !fs.existsSync("/proc/self/stat")
-  }
 }
 
 const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
@@ -89,18 +72,17 @@ const killParentWhileTraining = async (name: string, stdin: "pipe" | "ignore"): 
   })
   let trainer = 0
   try {
-    assert.isTrue(await waitFor(() => fs.existsSync(pidFile), 30_000), "the parent launched the trainer")
-    trainer = Number(fs.readFileSync(pidFile, "utf8"))
+    trainer = await waitForPid(pidFile, 30_000)
     // Killed mid-training, not while the trainer starts up.
     const training = await waitFor(() => fs.existsSync(out) && fs.readFileSync(out, "utf8").includes(`"event":"step"`), 30_000)
     assert.isTrue(training, `the trainer is training (stderr: ${fs.existsSync(err) ? fs.readFileSync(err, "utf8") : ""})`)
     parent.kill("SIGKILL")
-    const gone = await waitFor(() => !alive(trainer), DEADLINE_MILLIS)
+    const gone = await waitFor(() => !running(trainer), DEADLINE_MILLIS)
     assert.isTrue(gone, `the trainer (pid ${trainer}) still runs ${DEADLINE_MILLIS / 1000} s after its parent was killed`)
     return fs.readFileSync(err, "utf8")
   } finally {
     parent.kill("SIGKILL")
-    if (trainer > 0 && alive(trainer)) process.kill(trainer, "SIGKILL")
+    if (trainer > 0 && running(trainer)) process.kill(trainer, "SIGKILL")
   }
 }
 
