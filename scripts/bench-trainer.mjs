@@ -9,6 +9,7 @@
 //   - start-up: time from launching the executable to its first `step` line (median of several launches).
 // `benchTrainer()` returns one object; run directly it prints it (`--json`: one JSON document).
 import { spawn, spawnSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -145,7 +146,8 @@ export async function benchTrainer(options = {}) {
     }
 
     const data = { kind: "markov", order: 2, alphabet: 8, seed: 0n }
-    const evalShards = right(heldOutShards(data, shards, tokensPerShard))
+    // a fresh referee key per bench run: held-out shards no trainer can regenerate
+    const evalShards = right(heldOutShards(data, randomBytes(32), shards, tokensPerShard))
     const heldOut = []
     for (const { name, recipe } of qualityRecipes) {
       const run = await train(config({ recipe, seed: "1", outDir: path.join(work, name) }), () => {})

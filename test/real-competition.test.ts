@@ -47,7 +47,7 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
     Effect.gen(function*() {
       const dir = tempDir("real-competition")
       const cluster = CpuDiloco.layerWith({ data, checkpointDir: dir, deadlineSeconds: 60 })
-      const scorer = CheckpointScorer.layerWith({ data, shards: 16, tokensPerShard: 1024 })
+      const scorer = CheckpointScorer.layerWith({ data, shards: 16, tokensPerShard: 1024, secret: CheckpointScorer.placeholderSecret })
       const outcome = yield* runOneShot({
         id: 1,
         gate: defaultGate,

@@ -7,7 +7,8 @@
  * cluster reported: only the weights count. An artifact without a checkpoint is
  * refused (simulated training has no weights to evaluate), so is one trained on another
  * data source than the scorer holds out, and a checkpoint that is missing or malformed
- * is `CheckpointMalformed`.
+ * is `CheckpointMalformed`. The held-out shards are chosen under the referee's secret
+ * (SPEC §15.6), so a trainer that knows the data seed cannot generate them.
  */
 import { Path } from "@effect/platform"
 import { Effect, Either, Layer, Schema } from "effect"
@@ -22,6 +23,7 @@ import {
   decodeDataSpec,
   encodeDataSpec,
   MAX_CONTEXT,
+  MIN_SECRET_BYTES,
   openDataSource,
   type Shard
 } from "../trainer/DataSource.js"
@@ -55,8 +57,20 @@ export const CheckpointSpec = Schema.Struct({
 }).annotations({ identifier: "CheckpointSpec", parseOptions: { onExcessProperty: "error" } })
 export type CheckpointSpec = typeof CheckpointSpec.Type
 
-/** How a checkpoint scorer is configured (all optional). */
+/**
+ * The all-zero 32-byte key, for where no operator key reaches the scorer yet (scorer
+ * specs built by `ScorerSpec.toLayer`) and for tests. Anyone can compute it, so shards
+ * cut under it are not secret: the operator's key (SPEC §15.1) replaces it.
+ */
+export const placeholderSecret: Uint8Array = new Uint8Array(32)
+
+/** How a checkpoint scorer is configured: the secret, and optional settings. */
 export interface CheckpointScorerOptions {
+  /**
+   * The referee's key (at least 32 bytes; the operator's key): the held-out shards are
+   * derived from it and the data source, and stay the same for the same key.
+   */
+  readonly secret: Uint8Array
   readonly shards?: number | undefined
   readonly tokensPerShard?: number | undefined
   /** The data source in its JSON form (seed as a decimal string); relative text paths resolve against the working directory. */
@@ -143,8 +157,8 @@ const evaluate = (
     })
   )
 
-/** Build a checkpoint scorer; impossible settings or an unusable data source are `ScorerInvalid`. */
-export const make = (options: CheckpointScorerOptions = {}): Effect.Effect<Scorer["Type"], ScorerInvalid, Path.Path> =>
+/** Build a checkpoint scorer; impossible settings, a short secret or an unusable data source are `ScorerInvalid`. */
+export const make = (options: CheckpointScorerOptions): Effect.Effect<Scorer["Type"], ScorerInvalid, Path.Path> =>
   Effect.gen(function*() {
     const shards = options.shards ?? DEFAULT_SHARDS
     const tokensPerShard = options.tokensPerShard ?? DEFAULT_TOKENS_PER_SHARD
@@ -156,13 +170,18 @@ export const make = (options: CheckpointScorerOptions = {}): Effect.Effect<Score
         reason: `tokensPerShard must be an integer in 1..${MAX_TOKENS_PER_SHARD}, got ${tokensPerShard}`
       })
     }
+    if (options.secret.length < MIN_SECRET_BYTES) {
+      return yield* new ScorerInvalid({
+        reason: `the held-out secret must have at least ${MIN_SECRET_BYTES} bytes, has ${options.secret.length}`
+      })
+    }
     const decoded = decodeDataSpec(options.data ?? { kind: "markov" })
     if (Either.isLeft(decoded)) return yield* new ScorerInvalid({ reason: `checkpoint scorer data: ${decoded.left.message}` })
     const path = yield* Path.Path
     const data: DataSpec = decoded.right.kind === "text" ? { kind: "text", path: path.resolve(decoded.right.path) } : decoded.right
     // Cut once: every artifact is scored on the same shards (history covers any model context).
     const invalidData = (error: DataInvalid) => new ScorerInvalid({ reason: `checkpoint scorer data: ${error.message}` })
-    const heldOut = yield* Either.mapLeft(heldOutShards(data, shards, tokensPerShard, MAX_CONTEXT), invalidData)
+    const heldOut = yield* Either.mapLeft(heldOutShards(data, options.secret, shards, tokensPerShard, MAX_CONTEXT), invalidData)
     const dev = yield* Effect.mapError(devShards(data, shards, tokensPerShard, MAX_CONTEXT), invalidData)
     const splits: Readonly<Record<Split, ReadonlyArray<Shard>>> = { "held-out": heldOut, "dev": dev }
     const id = scorerId(shards, tokensPerShard)
@@ -190,9 +209,9 @@ export const make = (options: CheckpointScorerOptions = {}): Effect.Effect<Score
     return Scorer.of({ id, shards, measure })
   })
 
-/** The checkpoint scorer with a chosen configuration. */
+/**
+ * The checkpoint scorer with a chosen configuration and secret (`{ secret }` alone: 16
+ * held-out shards of 1024 tokens of the default Markov source).
+ */
 export const layerWith = (options: CheckpointScorerOptions): Layer.Layer<Scorer, ScorerInvalid, Path.Path> =>
   Layer.effect(Scorer, make(options))
-
-/** The checkpoint scorer with its defaults: 16 held-out shards of 1024 tokens of the default Markov source. */
-export const layer: Layer.Layer<Scorer, ScorerInvalid, Path.Path> = layerWith({})

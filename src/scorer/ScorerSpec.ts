@@ -26,13 +26,21 @@ export const defaultSpec: ScorerSpec = { kind: "sim-held-out" }
 /** What building a scorer from a spec needs (checkpoint scorers read files). */
 export type BuildContext = FileSystem.FileSystem | Path.Path
 
-/** Turn a scorer spec into a layer; `shards` is the default shard count when the spec names none. */
+/**
+ * Turn a scorer spec into a layer; `shards` is the default shard count when the spec
+ * names none. A checkpoint scorer cuts its held-out shards under
+ * `CheckpointScorer.placeholderSecret` until the operator's key reaches it here.
+ */
 export const toLayer = (spec: ScorerSpec, shards: number): Layer.Layer<Scorer, ScorerInvalid, BuildContext> => {
   switch (spec.kind) {
     case "sim-held-out":
       return SimHeldOut.layerWith({ shards: spec.shards ?? shards })
     case "checkpoint":
-      return CheckpointScorer.layerWith({ ...spec, shards: spec.shards ?? shards })
+      return CheckpointScorer.layerWith({
+        ...spec,
+        shards: spec.shards ?? shards,
+        secret: CheckpointScorer.placeholderSecret
+      })
   }
 }
 

@@ -23,6 +23,9 @@ import { decodeRunConfig, type RunConfig } from "../../src/trainer/RunConfig.js"
 import { adamWOptionsOf, type SyncObservation, train } from "../../src/trainer/Train.js"
 import { removeTempDirs, tempDir } from "../fixtures/standins.js"
 
+/** The referee's key for held-out shards in these tests. */
+const SECRET = new Uint8Array(32).fill(7)
+
 /** The success of an `Either`; a failure fails the test with the error itself. */
 const right = <A, E>(either: Either.Either<A, E>): A => Either.getOrThrowWith(either, (error) => error)
 
@@ -322,7 +325,7 @@ describe("how fast it learns, against the source's entropies", () => {
     // round 4 (steps 49-64): its training batches already beat any one-symbol model
     const fourth = mean(losses.slice(48, 64))
     assert.isBelow(fourth, orderOne, `round 4 training loss ${fourth}, order-1 entropy ${orderOne}`)
-    const heldOut = mean(right(evaluateCheckpoint(result.done.checkpoint, spec, right(DataSource.heldOutShards(spec, 8, 1024)))))
+    const heldOut = mean(right(evaluateCheckpoint(result.done.checkpoint, spec, right(DataSource.heldOutShards(spec, SECRET, 8, 1024)))))
     assert.isBelow(heldOut, (orderOne + floor) / 2, `held-out ${heldOut}, order 1 ${orderOne}, floor ${floor}`)
     assert.isAbove(heldOut, floor - 0.02)
   })
