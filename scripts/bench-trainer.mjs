@@ -5,9 +5,11 @@
 //     (read from the trainer's own sync events),
 //   - quality: held-out loss of trained checkpoints vs the source's entropy floor for the
 //     reference budget (the default config), scored by the referee's evaluator,
-//   - wall time of the bare config through the real executable (process start-up included).
+//   - wall time of the bare config through the real executable (process start-up included),
+//   - start-up: time from launching the executable to its first `step` line (median of several launches).
 // `benchTrainer()` returns one object; run directly it prints it (`--json`: one JSON document).
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -31,6 +33,57 @@ const sd = (xs) => {
   return xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1)) : 0
 }
 const round = (x, digits = 4) => Number(x.toFixed(digits))
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+const trainerBin = path.join(root, "dist", "trainer", "bin.js")
+
+/**
+ * Milliseconds from spawning the trainer executable on `configFile` until its first
+ * `step` line arrives (process, bundle and tensor-backend start-up plus one inner step).
+ * stdin is a pipe held open, as the cpu-diloco cluster launches it.
+ */
+const timeToFirstStep = (configFile, bin) =>
+  new Promise((resolve, reject) => {
+    const started = performance.now()
+    const child = spawn(process.execPath, [bin, "--config", configFile], { stdio: ["pipe", "pipe", "pipe"] })
+    let pending = ""
+    let firstStep
+    let stderr = ""
+    child.stdout.setEncoding("utf8")
+    child.stdout.on("data", (chunk) => {
+      if (firstStep !== undefined) return
+      pending += chunk
+      if (pending.includes('"event":"step"')) firstStep = performance.now() - started
+    })
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    child.on("error", reject)
+    child.on("close", (code) => {
+      if (code === 0 && firstStep !== undefined) resolve(firstStep)
+      else reject(new Error(`trainer exited ${code}: ${stderr.trim().split("\n").at(-1) ?? ""}`))
+    })
+  })
+
+/**
+ * Start-up of the executable (default: this build's): median (and range) of `runs`
+ * launches of a 4-step run, after one unmeasured launch.
+ */
+export async function benchStartup(runs = 9, bin = trainerBin) {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "bench-startup-"))
+  try {
+    const file = path.join(work, "run.json")
+    fs.writeFileSync(file, JSON.stringify({ recipe: baseline, seed: "0", outDir: path.join(work, "out"), budget: 4, devTokens: 0 }))
+    await timeToFirstStep(file, bin)
+    const times = []
+    for (let i = 0; i < runs; i++) times.push(await timeToFirstStep(file, bin))
+    return { runs, medianMsToFirstStep: round(median(times), 0), minMs: round(Math.min(...times), 0), maxMs: round(Math.max(...times), 0) }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+}
 
 /**
  * Run the trainer benchmark. Options: `shards` and `tokensPerShard` of the held-out
@@ -93,7 +146,8 @@ export async function benchTrainer(options = {}) {
     }
 
     const data = { kind: "markov", order: 2, alphabet: 8, seed: 0n }
-    const evalShards = right(heldOutShards(data, shards, tokensPerShard))
+    // a fresh referee key per bench run: held-out shards no trainer can regenerate
+    const evalShards = right(heldOutShards(data, randomBytes(32), shards, tokensPerShard))
     const heldOut = []
     for (const { name, recipe } of qualityRecipes) {
       const run = await train(config({ recipe, seed: "1", outDir: path.join(work, name) }), () => {})
@@ -115,12 +169,15 @@ export async function benchTrainer(options = {}) {
     const bareFile = path.join(work, "bare.json")
     fs.writeFileSync(bareFile, JSON.stringify({ recipe: baseline, seed: "0", outDir: path.join(work, "bare") }))
     const started = performance.now()
-    const bare = spawnSync(process.execPath, [path.join(root, "dist", "trainer", "bin.js"), "--config", bareFile], {
-      encoding: "utf8"
+    // stdin /dev/null: a pipe that closes (spawnSync's default) would tell the trainer its parent is gone
+    const bare = spawnSync(process.execPath, [trainerBin, "--config", bareFile], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"]
     })
     const bareWallSeconds = (performance.now() - started) / 1000
     // a failed bare run is reported in its own figure; the figures above still stand
     const done = bare.status === 0 ? JSON.parse(bare.stdout.trim().split("\n").at(-1)) : undefined
+    const startup = await benchStartup().catch((error) => ({ error: error.message }))
 
     return {
       throughput,
@@ -134,6 +191,7 @@ export async function benchTrainer(options = {}) {
           devLoss: round(done.devLoss),
           entropyFloor: round(done.entropyFloor)
         },
+      startup,
       evaluation: { shards, tokensPerShard }
     }
   } finally {
@@ -156,9 +214,26 @@ const print = (result) => {
       ? `  bare config: ${b.wallSeconds} s wall through the executable (${b.trainSeconds} s training), dev loss ${b.devLoss}`
       : `  bare config: failed (${b.error})`
   )
+  const s = result.startup
+  console.log(
+    s.error === undefined
+      ? `  start-up: ${s.medianMsToFirstStep} ms from launch to the first step line (median of ${s.runs}, range ${s.minMs}-${s.maxMs} ms)`
+      : `  start-up: failed (${s.error})`
+  )
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  if (process.argv.includes("--startup")) {
+    // only the start-up figure: `node scripts/bench-trainer.mjs --startup [--runs N] [--bin other/trainer/bin.js]`
+    const option = (name) => {
+      const at = process.argv.indexOf(name)
+      return at > 0 ? process.argv[at + 1] : undefined
+    }
+    const bin = option("--bin")
+    const result = await benchStartup(Number(option("--runs") ?? 15), bin === undefined ? trainerBin : path.resolve(bin))
+    console.log(JSON.stringify(result))
+    process.exit(0)
+  }
   const result = await benchTrainer()
   if (process.argv.includes("--json")) console.log(JSON.stringify(result))
   else print(result)

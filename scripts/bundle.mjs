@@ -13,12 +13,40 @@ const shared = {
   target: "node20",
   sourcemap: true,
   legalComments: "none",
-  // Packages with native or wasm payloads are loaded from node_modules at run time
-  // (the trainer finds the tfjs wasm files there, so it trains offline).
-  packages: "bundle",
-  external: ["@tensorflow/*"],
-  banner: { js: "import { createRequire as __trainmarketRequire } from 'node:module'; const require = __trainmarketRequire(import.meta.url);" }
+  packages: "bundle"
 }
 
-await build({ ...shared, entryPoints: ["src/bin.ts"], outfile: "dist/bin.js" })
-await build({ ...shared, entryPoints: ["src/trainer/bin.ts"], outfile: "dist/trainer/bin.js" })
+// The CLI never trains: TensorFlow.js stays out of it.
+await build({
+  ...shared,
+  external: ["@tensorflow/*"],
+  banner: { js: "import { createRequire as __trainmarketRequire } from 'node:module'; const require = __trainmarketRequire(import.meta.url);" },
+  entryPoints: ["src/bin.ts"],
+  outfile: "dist/bin.js"
+})
+
+// The trainer bundles TensorFlow.js's JavaScript too: importing its CommonJS builds from
+// node_modules through the ESM loader (syntax detection, export scanning, compiling
+// ~2 MB) cost more than its training steps on a small run. Everything TensorFlow.js
+// needs is then evaluated only when training starts (a bad config is reported without
+// it), and the cpu backend only if wasm cannot start. The .wasm files are still read
+// from the installed @tensorflow/tfjs-backend-wasm package (`Backend.ts` points tfjs at
+// them), so the trainer works offline. The emscripten glue reads `__dirname` and
+// `__filename` (for a default it never uses), so the banner defines them as in CommonJS.
+// `node-fetch` (tfjs's http model loader, never called here) stays a run-time import.
+await build({
+  ...shared,
+  external: ["node-fetch"],
+  banner: {
+    js: [
+      "import { createRequire as __trainmarketRequire } from 'node:module';",
+      "import { fileURLToPath as __trainmarketFileURLToPath } from 'node:url';",
+      "import { dirname as __trainmarketDirname } from 'node:path';",
+      "const require = __trainmarketRequire(import.meta.url);",
+      "const __filename = __trainmarketFileURLToPath(import.meta.url);",
+      "const __dirname = __trainmarketDirname(__filename);"
+    ].join(" ")
+  },
+  entryPoints: ["src/trainer/bin.ts"],
+  outfile: "dist/trainer/bin.js"
+})

@@ -28,6 +28,7 @@ import { encodeCheckpoint } from "../src/trainer/Checkpoint.js"
 import { type DataSpec, entropyRate, heldOutShards, markovChain, openDataSource } from "../src/trainer/DataSource.js"
 import { type ModelConfig, paramSpecs } from "../src/trainer/Mlp.js"
 import { tempDir } from "./fixtures/standins.js"
+import { testKey } from "./support/keys.js"
 
 const markov: DataSpec = { kind: "markov", order: 2, alphabet: 8, seed: 0n }
 const model: ModelConfig = { context: 4, embed: 4, hidden: 8, vocab: 8 }
@@ -67,9 +68,15 @@ const artifact = (checkpoint: string | undefined, trainLoss = 1): TrainedArtifac
   ...(checkpoint === undefined ? {} : { checkpoint })
 })
 
-const measureWith = (options: CheckpointScorer.CheckpointScorerOptions, a: TrainedArtifact, split: Split = "held-out") =>
+/** The referee's key in these tests (not the all-zero placeholder, so a scorer that ignored it would show). */
+const SECRET = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i)
+
+/** A scorer's settings; the secret is `SECRET` unless given. */
+type Settings = Omit<CheckpointScorer.CheckpointScorerOptions, "secret"> & { readonly secret?: Uint8Array }
+
+const measureWith = (options: Settings, a: TrainedArtifact, split: Split = "held-out") =>
   Effect.flatMap(Scorer, (scorer) => scorer.measure(a, split)).pipe(
-    Effect.provide(CheckpointScorer.layerWith(options)),
+    Effect.provide(CheckpointScorer.layerWith({ secret: SECRET, ...options })),
     Effect.provide(NodeContext.layer)
   )
 
@@ -116,7 +123,7 @@ describe("checkpoint scorer: known checkpoints (hand-derived values)", () => {
     Effect.gen(function*() {
       const dir = tempDir("ckpt-bias")
       const file = writeModel(path.join(dir, "bias.safetensors"), { bias: BIAS })
-      const shards = yield* heldOutShards(markov, 12, 256, HISTORY)
+      const shards = yield* heldOutShards(markov, SECRET, 12, 256, HISTORY)
       const expected = expectedFromLosses(shards.map((s) => biasLoss(BIAS, s.tokens, s.history)))
       const m = yield* measureWith({ shards: 12, tokensPerShard: 256 }, artifact(file))
       assert.closeTo(m.value, expected.value, 1e-9)
@@ -152,6 +159,25 @@ describe("checkpoint scorer: known checkpoints (hand-derived values)", () => {
       const honest = yield* measureWith({ shards: 12, tokensPerShard: 128 }, artifact(file, 2.5))
       const boastful = yield* measureWith({ shards: 12, tokensPerShard: 128 }, artifact(file, 0.0001))
       assert.deepStrictEqual(honest, boastful)
+    }))
+
+  it.effect("held-out shards are the secret's (SPEC §15.6): the same secret measures the same, another secret other shards", () =>
+    Effect.gen(function*() {
+      const dir = tempDir("ckpt-secret")
+      const file = writeModel(path.join(dir, "bias.safetensors"), { bias: BIAS })
+      const settings = { shards: 12, tokensPerShard: 128 }
+      const keyed = yield* measureWith(settings, artifact(file))
+      const again = yield* measureWith({ ...settings, secret: Uint8Array.from(SECRET) }, artifact(file))
+      assert.deepStrictEqual(again, keyed)
+      const other = yield* measureWith({ ...settings, secret: testKey }, artifact(file))
+      assert.notStrictEqual(other.value, keyed.value)
+      const expected = expectedFromLosses(
+        (yield* heldOutShards(markov, testKey, 12, 128, HISTORY)).map((s) => biasLoss(BIAS, s.tokens, s.history))
+      )
+      assert.closeTo(other.value, expected.value, 1e-9)
+      const short = yield* Effect.flip(measureWith({ ...settings, secret: new Uint8Array(31) }, artifact(file)))
+      assert.strictEqual(short._tag, "ScorerInvalid")
+      assert.include(short.message, "32 bytes")
     }))
 
   it.effect("a text source: zero weights score -ln V over the file's V distinct characters", () =>
@@ -303,7 +329,7 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
           Effect.provide(ClusterSpec.toLayer(decoded))
         )
       const measured = yield* Effect.flatMap(Scorer, (s) => s.measure(trained, "held-out")).pipe(
-        Effect.provide(CheckpointScorer.layer)
+        Effect.provide(CheckpointScorer.layerWith({ secret: SECRET }))
       )
       // thresholds from the source: a uniform guess costs ln 8; no model beats the entropy rate
       const uniform = Math.log(8)

@@ -18,6 +18,7 @@ import type { Recipe } from "../src/domain/Recipe.js"
 import { runOneShot } from "../src/market/OneShot.js"
 import * as CheckpointScorer from "../src/scorer/CheckpointScorer.js"
 import { tempDir } from "./fixtures/standins.js"
+import { testKey } from "./support/keys.js"
 
 const baseline: Recipe = { islands: 1, innerSteps: 1, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }
 const goodDiloco: Recipe = { islands: 4, innerSteps: 16, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }
@@ -48,7 +49,7 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
     Effect.gen(function*() {
       const dir = tempDir("real-competition")
       const cluster = CpuDiloco.layerWith({ data, checkpointDir: dir, deadlineSeconds: 60 })
-      const scorer = CheckpointScorer.layerWith({ data, shards: 16, tokensPerShard: 1024 })
+      const scorer = CheckpointScorer.layerWith({ data, shards: 16, tokensPerShard: 1024, secret: testKey })
       const outcome = yield* runOneShot({
         id: 1,
         gate: defaultGate,

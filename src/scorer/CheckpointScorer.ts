@@ -7,7 +7,8 @@
  * cluster reported: only the weights count. An artifact without a checkpoint is
  * refused (simulated training has no weights to evaluate), so is one trained on another
  * data source than the scorer holds out, and a checkpoint that is missing or malformed
- * is `CheckpointMalformed`.
+ * is `CheckpointMalformed`. The held-out shards are chosen under the referee's secret
+ * (SPEC §15.6), so a trainer that knows the data seed cannot generate them.
  */
 import { FileSystem, Path } from "@effect/platform"
 import { Effect, Either, Layer, Schema } from "effect"
@@ -22,6 +23,7 @@ import {
   decodeDataSpec,
   encodeDataSpec,
   MAX_CONTEXT,
+  MIN_SECRET_BYTES,
   openDataSource,
   type Shard
 } from "../trainer/DataSource.js"
@@ -57,8 +59,13 @@ export const CheckpointSpec = Schema.Struct({
 }).annotations({ identifier: "CheckpointSpec", parseOptions: { onExcessProperty: "error" } })
 export type CheckpointSpec = typeof CheckpointSpec.Type
 
-/** How a checkpoint scorer is configured (all optional). */
+/** How a checkpoint scorer is configured: the secret, and optional settings. */
 export interface CheckpointScorerOptions {
+  /**
+   * The referee's key (at least 32 bytes; default: the operator's key): the held-out
+   * shards are derived from it and the data source, and stay the same for the same key.
+   */
+  readonly secret?: Uint8Array | undefined
   readonly shards?: number | undefined
   readonly tokensPerShard?: number | undefined
   /** The data source in its JSON form (seed as a decimal string); relative text paths resolve against the working directory. */
@@ -145,7 +152,11 @@ const evaluate = (
     })
   )
 
-/** Build a checkpoint scorer; impossible settings or an unusable data source are `ScorerInvalid`. */
+/**
+ * Build a checkpoint scorer; impossible settings, a short secret or an unusable data
+ * source are `ScorerInvalid`. The held-out shards are cut under `secret`, by default the
+ * operator's key (SPEC §15.6); the operator's key also checks every artifact's receipt.
+ */
 export const make = (
   options: CheckpointScorerOptions = {}
 ): Effect.Effect<Scorer["Type"], ScorerInvalid, Path.Path | FileSystem.FileSystem | OperatorKey> =>
@@ -160,18 +171,24 @@ export const make = (
         reason: `tokensPerShard must be an integer in 1..${MAX_TOKENS_PER_SHARD}, got ${tokensPerShard}`
       })
     }
+    const { key } = yield* OperatorKey
+    const secret = options.secret ?? key
+    if (secret.length < MIN_SECRET_BYTES) {
+      return yield* new ScorerInvalid({
+        reason: `the held-out secret must have at least ${MIN_SECRET_BYTES} bytes, has ${secret.length}`
+      })
+    }
     const decoded = decodeDataSpec(options.data ?? { kind: "markov" })
     if (Either.isLeft(decoded)) return yield* new ScorerInvalid({ reason: `checkpoint scorer data: ${decoded.left.message}` })
     const path = yield* Path.Path
     const data: DataSpec = decoded.right.kind === "text" ? { kind: "text", path: path.resolve(decoded.right.path) } : decoded.right
     // Cut once: every artifact is scored on the same shards (history covers any model context).
     const invalidData = (error: DataInvalid) => new ScorerInvalid({ reason: `checkpoint scorer data: ${error.message}` })
-    const heldOut = yield* Either.mapLeft(heldOutShards(data, shards, tokensPerShard, MAX_CONTEXT), invalidData)
+    const heldOut = yield* Either.mapLeft(heldOutShards(data, secret, shards, tokensPerShard, MAX_CONTEXT), invalidData)
     const dev = yield* Effect.mapError(devShards(data, shards, tokensPerShard, MAX_CONTEXT), invalidData)
     const splits: Readonly<Record<Split, ReadonlyArray<Shard>>> = { "held-out": heldOut, "dev": dev }
     const id = scorerId(shards, tokensPerShard)
 
-    const { key } = yield* OperatorKey
     const files = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
     const measure = (artifact: TrainedArtifact, split: Split) =>
       Effect.gen(function*() {
@@ -204,5 +221,5 @@ export const layerWith = (
 ): Layer.Layer<Scorer, ScorerInvalid, Path.Path | FileSystem.FileSystem | OperatorKey> =>
   Layer.effect(Scorer, make(options))
 
-/** The checkpoint scorer with its defaults: 16 held-out shards of 1024 tokens of the default Markov source. */
+/** The checkpoint scorer with its defaults: 16 held-out shards of 1024 tokens of the default Markov source, cut under the operator's key. */
 export const layer: Layer.Layer<Scorer, ScorerInvalid, Path.Path | FileSystem.FileSystem | OperatorKey> = layerWith({})

@@ -1,13 +1,13 @@
 /**
  * Starting the tensor backend. WebAssembly (XNNPACK) is about 4x faster than the pure
  * JavaScript cpu backend here; its .wasm files are loaded from the installed package
- * so training works offline. If wasm cannot start, the cpu backend runs instead, and
- * the caller reports which one ran.
+ * so training works offline. If wasm cannot start, the cpu backend is imported then
+ * (and only then: loading it costs tens of milliseconds of every launch) and runs
+ * instead; the caller reports which one ran.
  */
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import * as tf from "@tensorflow/tfjs-core"
-import "@tensorflow/tfjs-backend-cpu"
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm"
 import * as Effect from "effect/Effect"
 import { TensorBackendUnavailable } from "./Errors.js"
@@ -29,6 +29,14 @@ const trySet = (name: BackendName): Effect.Effect<boolean> =>
     }
   })
 
+/** Register the cpu backend (importing the package registers it); false when it cannot be loaded. */
+const loadCpu: Effect.Effect<boolean> = Effect.promise(() =>
+  import("@tensorflow/tfjs-backend-cpu").then(
+    () => true,
+    () => false
+  )
+)
+
 /**
  * Make `preferred` the active backend (falling back from wasm to cpu), with tfjs in
  * production mode (no per-op NaN checks, no console banners). Succeeds with the
@@ -41,6 +49,6 @@ export const initBackend = (preferred: BackendName): Effect.Effect<BackendName, 
       setWasmPaths(wasmDistDir())
       if (yield* trySet("wasm")) return "wasm"
     }
-    if (yield* trySet("cpu")) return "cpu"
+    if ((yield* loadCpu) && (yield* trySet("cpu"))) return "cpu"
     return yield* new TensorBackendUnavailable({ message: "no tensor backend could start (wasm and cpu both failed)" })
   })

@@ -8,9 +8,14 @@
  * shards never overlap: for the chain they are independent seeded walks derived from
  * (data seed, split, index); for text they are disjoint regions of the file. The
  * held-out split is reached only through `heldOutShards`, which the trainer never
- * calls: it belongs to the referee.
+ * calls: it belongs to the referee, and it is keyed (SPEC §15.6). Its walks (Markov)
+ * and window offsets (text) are seeded by HMAC-SHA256 under the referee's secret, so
+ * knowing the data seed is not enough to generate the held-out text.
  */
 import * as fs from "node:fs"
+import { hmac } from "@noble/hashes/hmac.js"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { bytesToHex } from "@noble/hashes/utils.js"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -187,8 +192,11 @@ export const entropyRate = (chain: MarkovChain): number => {
   return rate
 }
 
-/** An endless walk of a chain, started from its stationary distribution. */
-const markovWalk = (chain: MarkovChain, stationary: Float64Array, rng: Rng): (() => number) => {
+/**
+ * An endless walk of a chain driven by `rng`, started from its stationary
+ * distribution: every split of the Markov source is one (the split decides the seed).
+ */
+export const markovWalk = (chain: MarkovChain, stationary: Float64Array, rng: Rng): (() => number) => {
   const a = chain.alphabet
   const states = stationary.length
   const pending: Array<number> = []
@@ -269,8 +277,32 @@ export interface DataSource {
   ) => Either.Either<TrainStream, DataInvalid>
   /** The dev split: up to `targets` targets with `context` tokens of history. */
   readonly devShard: (targets: number, context: number) => Either.Either<Shard, DataInvalid>
-  /** The held-out split (the referee's): `count` shards of up to `targets` targets each. */
-  readonly heldOutShards: (count: number, targets: number, history: number) => Either.Either<ReadonlyArray<Shard>, DataInvalid>
+  /**
+   * The held-out split (the referee's): `count` shards of up to `targets` targets each,
+   * chosen under `secret` (see `heldOutSeed`).
+   */
+  readonly heldOutShards: (
+    secret: Uint8Array,
+    count: number,
+    targets: number,
+    history: number
+  ) => Either.Either<ReadonlyArray<Shard>, DataInvalid>
+}
+
+/** Fewest bytes a held-out secret may have (the operator's key has 32). */
+export const MIN_SECRET_BYTES = 32
+
+/**
+ * The seed of held-out shard `shard` of the source named `identity`: the first 8
+ * bytes, big-endian, of HMAC-SHA256(secret, "trainmarket held-out\n" + identity +
+ * "\n" + shard). Without the secret the seed cannot be computed, whatever is known
+ * about the source.
+ */
+export const heldOutSeed = (secret: Uint8Array, identity: string, shard: number): bigint => {
+  const mac = hmac(sha256, secret, new TextEncoder().encode(`trainmarket held-out\n${identity}\n${shard}`))
+  let seed = 0n
+  for (const byte of mac.subarray(0, 8)) seed = (seed << 8n) | BigInt(byte)
+  return seed
 }
 
 const windowStream = (context: number, next: () => number): TrainStream => {
@@ -312,8 +344,15 @@ const openMarkov = (spec: MarkovSpec): DataSource => {
     trainStream: (runSeed, island, _islands, context) =>
       Either.right(windowStream(context, walkFor("train", runSeed, island))),
     devShard: (targets, context) => Either.right(walkShard(walkFor("dev", 0), context, targets)),
-    heldOutShards: (count, targets, history) =>
-      Either.right(Array.from({ length: count }, (_, i) => walkShard(walkFor("held-out", i), history, targets)))
+    // The chain (the task) is public; which walks are held out is the secret's.
+    heldOutShards: (secret, count, targets, history) => {
+      const identity = `markov order=${spec.order} alphabet=${spec.alphabet} seed=${spec.seed}`
+      return Either.right(
+        Array.from({ length: count }, (_, i) =>
+          walkShard(markovWalk(chain, stationary, makeRng(heldOutSeed(secret, identity, i))), history, targets)
+        )
+      )
+    }
   }
 }
 
@@ -348,6 +387,14 @@ const readText = (spec: TextSpec): Either.Either<TextRegions, DataInvalid> =>
       devEnd: Math.floor(tokens.length * 0.9)
     })
   })
+
+/** A text's token ids as little-endian 32-bit integers: the same bytes on every machine. */
+const tokenBytes = (tokens: Int32Array): Uint8Array => {
+  const bytes = new Uint8Array(tokens.length * 4)
+  const view = new DataView(bytes.buffer)
+  tokens.forEach((token, i) => view.setInt32(i * 4, token, true))
+  return bytes
+}
 
 const openText = (spec: TextSpec): Either.Either<DataSource, DataInvalid> =>
   Either.map(readText(spec), (regions) => textSource(spec, regions))
@@ -400,18 +447,19 @@ const textSource = (spec: TextSpec, { devEnd, tokens, trainEnd, vocabulary }: Te
       })
     },
     devShard: (targets, context) => region(trainEnd, devEnd, context, targets, "dev"),
-    heldOutShards: (count, targets, history) => {
+    // One slice of the held-out region per shard; within it, a window at an offset
+    // drawn under the secret (the whole slice when the shard asks for all of it).
+    heldOutShards: (secret, count, targets, history) => {
       const length = tokens.length - devEnd
+      const identity = `text sha256=${bytesToHex(sha256(tokenBytes(tokens)))}`
       return Either.all(
-        Array.from({ length: count }, (_, i) =>
-          region(
-            devEnd + Math.floor((i * length) / count),
-            devEnd + Math.floor(((i + 1) * length) / count),
-            history,
-            targets,
-            `held-out shard ${i}`
-          )
-        )
+        Array.from({ length: count }, (_, i) => {
+          const from = devEnd + Math.floor((i * length) / count)
+          const to = devEnd + Math.floor(((i + 1) * length) / count)
+          const spare = Math.max(0, to - from - history - targets)
+          const offset = spare === 0 ? 0 : makeRng(heldOutSeed(secret, identity, i)).nextInt(spare + 1)
+          return region(from + offset, to, history, targets, `held-out shard ${i}`)
+        })
       )
     }
   }
@@ -422,17 +470,26 @@ export const openDataSource = (spec: DataSpec): Either.Either<DataSource, DataIn
   spec.kind === "markov" ? Either.right(openMarkov(spec)) : openText(spec)
 
 /**
- * The referee's held-out shards of a data spec: `shardCount` shards of
+ * The referee's held-out shards of a data spec, chosen under `secret` (the operator's
+ * key, at least `MIN_SECRET_BYTES` bytes; SPEC §15.6): `shardCount` shards of
  * `tokensPerShard` targets (fewer when a text file's held-out region is short), each
  * preceded by `history` tokens of context (default `MAX_CONTEXT`; pass the model's
- * context to spend less text on it). `DataInvalid` for a bad request or unusable data.
+ * context to spend less text on it). The same secret always gives the same shards.
+ * Markov: walks of the public chain seeded by `heldOutSeed`, so a trainer that knows
+ * the data seed cannot regenerate them. Text: windows at keyed offsets inside the
+ * file's last 10%, which is not secret from anyone who can read the file. `DataInvalid`
+ * for a bad request, a short secret or unusable data.
  */
 export const heldOutShards = (
   spec: DataSpec,
+  secret: Uint8Array,
   shardCount: number,
   tokensPerShard: number,
   history: number = MAX_CONTEXT
 ): Either.Either<ReadonlyArray<Shard>, DataInvalid> => {
+  if (secret.length < MIN_SECRET_BYTES) {
+    return Either.left(new DataInvalid({ message: `the held-out secret must have at least ${MIN_SECRET_BYTES} bytes, has ${secret.length}` }))
+  }
   if (!Number.isInteger(shardCount) || shardCount < 1) {
     return Either.left(new DataInvalid({ message: "shardCount must be an integer >= 1" }))
   }
@@ -442,7 +499,7 @@ export const heldOutShards = (
   if (!Number.isInteger(history) || history < 0) {
     return Either.left(new DataInvalid({ message: "history must be an integer >= 0" }))
   }
-  return Either.flatMap(openDataSource(spec), (source) => source.heldOutShards(shardCount, tokensPerShard, history))
+  return Either.flatMap(openDataSource(spec), (source) => source.heldOutShards(secret, shardCount, tokensPerShard, history))
 }
 
 /**

@@ -32,3 +32,9 @@ export class TensorMismatch extends Data.TaggedError("TensorMismatch")<{ readonl
 
 /** The trainer executable's command line is not usable: a missing or unknown argument (exit code 2). */
 export class UsageInvalid extends Data.TaggedError("UsageInvalid")<{ readonly message: string }> {}
+
+/**
+ * The process that started the trainer is gone (its stdin pipe closed, or it was
+ * re-parented): nobody will read its result, so it stops (exit code 1).
+ */
+export class ParentGone extends Data.TaggedError("ParentGone")<{ readonly message: string }> {}

@@ -212,12 +212,27 @@ interface RoundsOutcome {
   readonly bytesDenseTotal: number
 }
 
+/**
+ * How long the rounds compute before letting the event loop run (timers, stdin, a
+ * closed pipe): the executable's checks that its parent is alive run in those gaps.
+ * When the gaps fall never changes what is computed.
+ */
+const YIELD_EVERY_MILLIS = 50
+
+/** Let pending I/O callbacks and timers run, then continue. */
+const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const pending = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(pending))
+})
+
 /** A rate that stays finite (and so JSON-encodable) even for an unmeasurably short run. */
 const perSecond = (amount: number, seconds: number): number => (seconds > 0 ? amount / seconds : 0)
 
 /**
  * Train a run config, report progress through `emit`, and write the checkpoint. The
- * rounds run synchronously between the backend start-up and the checkpoint write.
+ * rounds compute synchronously in slices of about `YIELD_EVERY_MILLIS`, letting the
+ * event loop run between slices; interrupting the run stops it at the next gap and
+ * releases its tensors.
  */
 export const train = (
   config: RunConfig,
@@ -271,103 +286,103 @@ export const train = (
       return { param, state: adamWInit(param), residual: sizes.map((size) => new Float32Array(size)), stream, seconds: 0 }
     })
 
-    // Synchronous, and the tensors are released however it ends.
-    const runRounds = (): Either.Either<RoundsOutcome, TrainingDiverged | TensorMismatch> => {
+    // The tensors are released however the rounds end (failure or interruption included).
+    const release = Effect.sync(() => {
+      for (const island of islands) {
+        tf.dispose(island.param)
+        adamWDispose(island.state)
+      }
+      tf.dispose(mask)
+    })
+    const runRounds: Effect.Effect<RoundsOutcome, TrainingDiverged | TensorMismatch> = Effect.gen(function*() {
       let step = 0
       let bytesSentTotal = 0
       let bytesDenseTotal = 0
       let lastRoundLoss = 0
-      try {
-        for (let round = 1; round <= rounds; round++) {
-          const steps = Math.min(recipe.innerSteps, config.budget - (round - 1) * recipe.innerSteps)
-          let roundLoss = 0
-          for (let s = 0; s < steps; s++) {
-            step++
-            let stepLoss = 0
-            for (const island of islands) {
-              const t0 = performance.now()
-              const batch = island.stream.nextBatch(config.batchSize)
-              const { grad, loss } = lossAndGrad(model, island.param, batch)
-              const next = adamWStep(island.param, grad, island.state, adam, mask)
-              island.param = next.param
-              island.state = next.state
-              island.seconds += performance.now() - t0
-              if (!Number.isFinite(loss)) {
-                return Either.left(
-                  new TrainingDiverged({ message: `training diverged: loss is ${loss} at round ${round}, step ${step}` })
-                )
-              }
-              stepLoss += loss
-            }
-            stepLoss /= islands.length
-            roundLoss += stepLoss
-            emit({
-              event: "step",
-              round,
-              step,
-              loss: stepLoss,
-              bytesSent: bytesSentTotal,
-              tokens: step * config.batchSize
-            })
-          }
-          lastRoundLoss = roundLoss / steps
-
-          const contributions: Array<ReadonlyArray<Compressed>> = []
-          for (const [i, island] of islands.entries()) {
-            const islandWeights = splitFlat(model, fromTensor(island.param))
-            const carried = island.residual
-            const compressed = compressPseudoGradient(global, islandWeights, carried, recipe.keepFraction)
-            if (Either.isLeft(compressed)) return Either.left(compressed.left)
-            island.residual = compressed.right.map((c) => c.residual)
-            if (options.observeSync !== undefined) {
-              // A copy: the outer step below updates the global weights in place.
-              const before = global.map((w) => Float32Array.from(w))
-              options.observeSync({
-                round,
-                island: i,
-                global: before,
-                islandWeights,
-                carried,
-                compressed: compressed.right,
-                bytes: sentPerIsland
-              })
-            }
-            contributions.push(compressed.right)
-          }
-          const stepped = Either.flatMap(
-            averageSent(contributions, sizes),
-            (average) => nesterovStep(global, momentum, average, recipe.outerLr, config.outerMomentum)
-          )
-          if (Either.isLeft(stepped)) return Either.left(stepped.left)
+      let lastYield = performance.now()
+      for (let round = 1; round <= rounds; round++) {
+        const steps = Math.min(recipe.innerSteps, config.budget - (round - 1) * recipe.innerSteps)
+        let roundLoss = 0
+        for (let s = 0; s < steps; s++) {
+          step++
+          let stepLoss = 0
           for (const island of islands) {
-            tf.dispose(island.param)
-            island.param = toTensor(globalFlat)
+            const t0 = performance.now()
+            const batch = island.stream.nextBatch(config.batchSize)
+            const { grad, loss } = lossAndGrad(model, island.param, batch)
+            const next = adamWStep(island.param, grad, island.state, adam, mask)
+            island.param = next.param
+            island.state = next.state
+            island.seconds += performance.now() - t0
+            if (!Number.isFinite(loss)) {
+              return yield* new TrainingDiverged({ message: `training diverged: loss is ${loss} at round ${round}, step ${step}` })
+            }
+            stepLoss += loss
           }
-          bytesSentTotal += sentPerIsland * islands.length
-          bytesDenseTotal += densePerIsland * islands.length
+          stepLoss /= islands.length
+          roundLoss += stepLoss
           emit({
-            event: "sync",
+            event: "step",
             round,
             step,
-            bytesDense: densePerIsland * islands.length,
-            bytesSent: sentPerIsland * islands.length,
-            bytesDenseTotal,
-            bytesSentTotal,
-            keptPerIsland
+            loss: stepLoss,
+            bytesSent: bytesSentTotal,
+            tokens: step * config.batchSize
           })
+          if (performance.now() - lastYield >= YIELD_EVERY_MILLIS) {
+            yield* yieldToEventLoop
+            lastYield = performance.now()
+          }
         }
-      } finally {
+        lastRoundLoss = roundLoss / steps
+
+        const contributions: Array<ReadonlyArray<Compressed>> = []
+        for (const [i, island] of islands.entries()) {
+          const islandWeights = splitFlat(model, fromTensor(island.param))
+          const carried = island.residual
+          const compressed = yield* compressPseudoGradient(global, islandWeights, carried, recipe.keepFraction)
+          island.residual = compressed.map((c) => c.residual)
+          if (options.observeSync !== undefined) {
+            // A copy: the outer step below updates the global weights in place.
+            const before = global.map((w) => Float32Array.from(w))
+            options.observeSync({
+              round,
+              island: i,
+              global: before,
+              islandWeights,
+              carried,
+              compressed,
+              bytes: sentPerIsland
+            })
+          }
+          contributions.push(compressed)
+        }
+        yield* Either.flatMap(
+          averageSent(contributions, sizes),
+          (average) => nesterovStep(global, momentum, average, recipe.outerLr, config.outerMomentum)
+        )
         for (const island of islands) {
           tf.dispose(island.param)
-          adamWDispose(island.state)
+          island.param = toTensor(globalFlat)
         }
-        tf.dispose(mask)
+        bytesSentTotal += sentPerIsland * islands.length
+        bytesDenseTotal += densePerIsland * islands.length
+        emit({
+          event: "sync",
+          round,
+          step,
+          bytesDense: densePerIsland * islands.length,
+          bytesSent: sentPerIsland * islands.length,
+          bytesDenseTotal,
+          bytesSentTotal,
+          keptPerIsland
+        })
       }
-      return Either.right({ lastRoundLoss, bytesSentTotal, bytesDenseTotal })
-    }
+      return { lastRoundLoss, bytesSentTotal, bytesDenseTotal }
+    }).pipe(Effect.ensuring(release))
 
     const trainStart = performance.now()
-    const outcome = yield* runRounds()
+    const outcome = yield* runRounds
     const trainSeconds = (performance.now() - trainStart) / 1000
 
     if (global.some((w) => w.some((x) => !Number.isFinite(x)))) {

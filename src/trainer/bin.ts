@@ -5,12 +5,14 @@
  * step, sync, done). Errors go to stderr as one line; the exit code is 2 for a bad
  * command line, run config or data file and 1 for any other failure (including a
  * diverged run). A separate process, so a cluster launches it like any real training
- * framework, with a deadline.
+ * framework, with a deadline. It never outlives the process that started it: when
+ * its stdin is a pipe and that pipe closes, or its parent process changes (the parent
+ * died and it was re-parented), it stops within about a second with exit code 1.
  */
 import * as fs from "node:fs"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { ConfigInvalid, UsageInvalid } from "./Errors.js"
+import { ConfigInvalid, ParentGone, UsageInvalid } from "./Errors.js"
 import { parseRunConfig } from "./RunConfig.js"
 import type { TrainError, TrainEvent } from "./Train.js"
 
@@ -59,7 +61,61 @@ const emit = (event: TrainEvent): void => {
 }
 
 /** Every way the executable fails. */
-type BinError = UsageInvalid | ConfigInvalid | TrainError
+type BinError = UsageInvalid | ConfigInvalid | ParentGone | TrainError
+
+/** How often the parent process is checked (unless stdin closing says it first). */
+const PARENT_POLL_MILLIS = 500
+
+/**
+ * Whether stdin is a pipe or a socket (what a parent process or a shell pipeline
+ * gives), not a terminal, a file or /dev/null: only a pipe's end means anything.
+ */
+const stdinIsPipe = (): boolean => {
+  try {
+    const stat = fs.fstatSync(0)
+    return stat.isFIFO() || stat.isSocket()
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Fails with `ParentGone` once the process that started the trainer is gone: its
+ * stdin pipe reaches its end (the parent held the other end, and a dead process's
+ * pipes close), or `process.ppid` is no longer the parent it started with (a
+ * re-parented orphan). Neither watch keeps the process alive, and interrupting this
+ * effect removes both.
+ */
+const parentGone: Effect.Effect<never, ParentGone> = Effect.async<never, ParentGone>((resume) => {
+  const parent = process.ppid
+  let reported = false
+  const report = (message: string): void => {
+    if (reported) return
+    reported = true
+    resume(Effect.fail(new ParentGone({ message })))
+  }
+  const poll = setInterval(() => {
+    if (process.ppid !== parent) report(`the parent process (pid ${parent}) is gone; stopping`)
+  }, PARENT_POLL_MILLIS)
+  poll.unref()
+  const watchStdin = stdinIsPipe()
+  const onEnd = (): void => report("stdin was closed: the process that started the trainer is gone; stopping")
+  if (watchStdin) {
+    process.stdin.on("end", onEnd)
+    process.stdin.on("error", onEnd)
+    // Read (and drop) whatever arrives, so the end is seen; never hold the process open.
+    process.stdin.resume()
+    process.stdin.unref()
+  }
+  return Effect.sync(() => {
+    clearInterval(poll)
+    if (watchStdin) {
+      process.stdin.off("end", onEnd)
+      process.stdin.off("error", onEnd)
+      process.stdin.destroy()
+    }
+  })
+})
 
 const main = (argv: ReadonlyArray<string>): Effect.Effect<void, BinError> =>
   Effect.gen(function*() {
@@ -74,7 +130,7 @@ const main = (argv: ReadonlyArray<string>): Effect.Effect<void, BinError> =>
     yield* train(config, emit)
   })
 
-/** Exit code 2 for a bad command line or run config (a config pointing at unusable data is a bad config too), else 1. */
+/** Exit code 2 for a bad command line or run config (a config pointing at unusable data is a bad config too), else 1 (a gone parent included). */
 const exitCode = (error: BinError): number => {
   switch (error._tag) {
     case "UsageInvalid":
@@ -99,11 +155,12 @@ process.stdout.on("error", (error) => {
   process.exit(1)
 })
 
-// Run without NodeRuntime.runMain on purpose: its signal handlers would hold off a
-// deadline's SIGTERM until the synchronous training rounds end, and its process.exit
-// on failure could cut off progress still buffered for a pipe.
+// Run without NodeRuntime.runMain on purpose: a deadline's SIGTERM should end the
+// process at once (no handler), and its process.exit on failure could cut off
+// progress still buffered for a pipe. Whichever ends first wins: the run, or the
+// news that the parent is gone (which interrupts the run at its next gap).
 Effect.runFork(
-  main(process.argv.slice(2)).pipe(
+  Effect.raceFirst(main(process.argv.slice(2)), parentGone).pipe(
     Effect.catchAll((error) => fail(exitCode(error), error.message)),
     Effect.catchAllDefect((defect) => fail(1, defect instanceof Error ? defect.message : String(defect)))
   )

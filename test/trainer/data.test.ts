@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -6,14 +7,20 @@ import * as Either from "effect/Either"
 import {
   decodeDataSpec,
   entropyRate,
+  heldOutSeed,
   heldOutShards,
   type MarkovChain,
   markovChain,
   type MarkovSpec,
+  markovWalk,
   openDataSource,
   stationaryDistribution
 } from "../../src/trainer/DataSource.js"
 import { DataInvalid } from "../../src/trainer/Errors.js"
+import { deriveSeed, makeRng } from "../../src/trainer/Prng.js"
+
+/** The referee's key for held-out shards in these tests. */
+const SECRET = new Uint8Array(32).fill(7)
 
 /** The success of an `Either`; a failure fails the test with the error itself. */
 const right = <A, E>(either: Either.Either<A, E>): A => Either.getOrThrowWith(either, (error) => error)
@@ -69,7 +76,7 @@ describe("entropy floor of Markov chains", () => {
   it("empirical frequencies of a long held-out walk match the chain (the streams sample the chain)", () => {
     const spec = markov(1, 3, 5n)
     const chain = markovChain(spec)
-    const [shard] = right(heldOutShards(spec, 1, 200_000, 1))
+    const [shard] = right(heldOutShards(spec, SECRET, 1, 200_000, 1))
     assert.isDefined(shard)
     const counts = new Float64Array(9)
     const tokens = shard?.tokens ?? new Int32Array(0)
@@ -89,10 +96,10 @@ describe("splits", () => {
     const source = right(openDataSource(spec))
     const streams = [0, 1].map((island) => right(source.trainStream(7n, island, 2, 4)).nextBatch(256).targets)
     const dev = right(source.devShard(256, 4)).tokens.subarray(4)
-    const held = right(heldOutShards(spec, 3, 256, 4)).map((s) => s.tokens.subarray(4))
+    const held = right(heldOutShards(spec, SECRET, 3, 256, 4)).map((s) => s.tokens.subarray(4))
     const all = [...streams, dev, ...held]
     for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) assert.isFalse(same(all[i]!, all[j]!), `${i} vs ${j}`)
-    const again = right(heldOutShards(spec, 3, 256, 4))
+    const again = right(heldOutShards(spec, SECRET, 3, 256, 4))
     held.forEach((tokens, i) => assert.isTrue(same(tokens, again[i]?.tokens.subarray(4) ?? new Int32Array(0))))
     // a different run seed changes the training stream, never the held-out split
     assert.isFalse(same(streams[0]!, right(source.trainStream(8n, 0, 2, 4)).nextBatch(256).targets))
@@ -124,13 +131,13 @@ describe("splits", () => {
     const dev = right(source.devShard(1000, 5))
     assert.isTrue(dev.tokens.every((t) => t === 2))
     assert.strictEqual(dev.tokens.length, 100)
-    const held = right(heldOutShards({ kind: "text", path: file }, 4, 1000, 5))
+    const held = right(heldOutShards({ kind: "text", path: file }, SECRET, 4, 1000, 5))
     assert.strictEqual(held.length, 4)
     for (const shard of held) {
       assert.isTrue(shard.tokens.every((t) => t === 3))
       assert.strictEqual(shard.tokens.length, 25)
     }
-    const short = heldOutShards({ kind: "text", path: file }, 4, 10, 64)
+    const short = heldOutShards({ kind: "text", path: file }, SECRET, 4, 10, 64)
     assert.isTrue(Either.isLeft(short), "a held-out region shorter than the history must be refused")
     if (Either.isLeft(short)) {
       assert.instanceOf(short.left, DataInvalid)
@@ -149,5 +156,88 @@ describe("splits", () => {
     assert.isTrue(Either.isLeft(decodeDataSpec({ kind: "markov", order: 8, alphabet: 256 })))
     assert.isTrue(Either.isLeft(decodeDataSpec({ kind: "markov", seed: "-1" })))
     assert.isTrue(Either.isLeft(decodeDataSpec({ kind: "markov", seed: "18446744073709551616" })))
+  })
+})
+
+describe("held-out secrecy (SPEC §15.6)", () => {
+  const spec = markov(2, 8, 3n)
+  const chain = markovChain(spec)
+  const stationary = stationaryDistribution(chain)
+  /** What anyone who knows the data spec can generate: a walk of the public chain from a seed. */
+  const walkFrom = (seed: bigint, length: number): Int32Array => {
+    const next = markovWalk(chain, stationary, makeRng(seed))
+    return Int32Array.from({ length }, () => next())
+  }
+  /** Share of positions where two token runs agree. */
+  const agreement = (a: Int32Array, b: Int32Array): number => a.filter((x, i) => x === b[i]).length / a.length
+
+  it("a trainer that knows the data spec and seed regenerates the unkeyed held-out shards; the scorer's differ", () => {
+    // The attacker's generator is faithful: seeded the public way it regenerates the dev split exactly.
+    const dev = right(right(openDataSource(spec)).devShard(512, 4)).tokens
+    assert.isTrue(same(walkFrom(deriveSeed(spec.seed, "dev", 0), dev.length), dev))
+    const held = right(heldOutShards(spec, SECRET, 8, 512, 4))
+    // Its guesses: what held-out shard j was before it was keyed, (data seed, "held-out", j), and the dev walk.
+    const guesses = [...Array.from({ length: 8 }, (_, j) => deriveSeed(spec.seed, "held-out", j)), deriveSeed(spec.seed, "dev", 0)]
+    held.forEach((shard, i) => {
+      for (const seed of guesses) {
+        const guessed = walkFrom(seed, shard.tokens.length)
+        assert.isFalse(same(guessed, shard.tokens), `shard ${i}`)
+        // not even close: independent walks of this chain agree on about a third of positions
+        assert.isBelow(agreement(guessed, shard.tokens), 0.6, `shard ${i}`)
+      }
+    })
+  })
+
+  it("shard i is the walk seeded by HMAC-SHA256(secret, source and i), recomputed with node:crypto", () => {
+    const identity = "markov order=2 alphabet=8 seed=3"
+    const held = right(heldOutShards(spec, SECRET, 3, 100, 4))
+    held.forEach((shard, i) => {
+      const mac = createHmac("sha256", SECRET).update(`trainmarket held-out\n${identity}\n${i}`).digest()
+      const seed = mac.readBigUInt64BE(0)
+      assert.strictEqual(heldOutSeed(SECRET, identity, i), seed)
+      assert.isTrue(same(walkFrom(seed, shard.tokens.length), shard.tokens), `shard ${i}`)
+    })
+  })
+
+  it("the same secret gives the same shards; another secret (one bit apart) gives other shards", () => {
+    const copy = Uint8Array.from(SECRET)
+    const first = right(heldOutShards(spec, SECRET, 6, 256, 4))
+    const again = right(heldOutShards(spec, copy, 6, 256, 4))
+    first.forEach((shard, i) => assert.isTrue(same(shard.tokens, again[i]!.tokens), `shard ${i}`))
+    const flipped = Uint8Array.from(SECRET)
+    flipped[31] = flipped[31]! ^ 1
+    const other = right(heldOutShards(spec, flipped, 6, 256, 4))
+    first.forEach((shard, i) => assert.isBelow(agreement(shard.tokens, other[i]!.tokens), 0.6, `shard ${i}`))
+  })
+
+  it("a secret shorter than 32 bytes is refused", () => {
+    const short = heldOutShards(spec, new Uint8Array(16), 1, 10, 4)
+    assert.isTrue(Either.isLeft(short) && short.left._tag === "DataInvalid" && short.left.message.includes("32 bytes"))
+  })
+
+  it("text: keyed windows stay inside their own slice of the held-out region, never in train or dev text", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "trainer-text-"))
+    const file = path.join(dir, "corpus.txt")
+    // train 0..799 'a'/'b', dev 800..899 'c', held-out 900..999: 100 distinct characters, so a window shows where it lies
+    const heldOutText = Array.from({ length: 100 }, (_, k) => String.fromCodePoint(0x100 + k)).join("")
+    fs.writeFileSync(file, "ab".repeat(400) + "c".repeat(100) + heldOutText)
+    const data = { kind: "text", path: file } as const
+    const vocabulary = right(openDataSource(data)).vocabulary ?? []
+    /** Where each shard's window starts inside the held-out region (its first character's index there). */
+    const starts = (secret: Uint8Array): Array<number> =>
+      right(heldOutShards(data, secret, 4, 10, 5)).map((shard, i) => {
+        const chars = Array.from(shard.tokens, (t) => vocabulary[t] ?? "")
+        assert.strictEqual(chars.length, 15)
+        const start = heldOutText.indexOf(chars.join(""))
+        assert.isAtLeast(start, 0, `shard ${i} is one contiguous window of the held-out region`)
+        // shard i owns characters 25i..25i+24 of the held-out region
+        assert.isTrue(start >= 25 * i && start + 15 <= 25 * (i + 1), `shard ${i} starts at ${start}`)
+        return start
+      })
+    const keyed = starts(SECRET)
+    assert.deepStrictEqual(starts(Uint8Array.from(SECRET)), keyed)
+    const others = [1, 2, 3].map((b) => starts(new Uint8Array(32).fill(b)))
+    assert.isTrue(others.some((s) => s.join() !== keyed.join()), "other secrets choose other windows")
+    fs.rmSync(dir, { recursive: true, force: true })
   })
 })

@@ -18,6 +18,9 @@ import { fromTensor, lossAndGrad, toTensor } from "../../src/trainer/MlpTensors.
 import { decodeRunConfig, type RunConfig } from "../../src/trainer/RunConfig.js"
 import { type SyncObservation, train, type TrainEvent } from "../../src/trainer/Train.js"
 
+/** The referee's key for held-out shards in these tests. */
+const SECRET = new Uint8Array(32).fill(7)
+
 /** The success of an `Either`; a failure fails the test with the error itself. */
 const right = <A, E>(either: Either.Either<A, E>): A => Either.getOrThrowWith(either, (error) => error)
 
@@ -52,7 +55,12 @@ const runBin = (name: string, body: unknown): Run => {
   assert.isTrue(fs.existsSync(BIN), `${BIN} is missing: run npm run build first`)
   const file = path.join(work, `${name}.json`)
   fs.writeFileSync(file, typeof body === "string" ? body : JSON.stringify(body))
-  const run = spawnSync(process.execPath, [BIN, "--config", file], { encoding: "utf8", timeout: 120_000 })
+  // stdin /dev/null: a pipe that closed at once would tell the trainer its parent is gone
+  const run = spawnSync(process.execPath, [BIN, "--config", file], {
+    encoding: "utf8",
+    timeout: 120_000,
+    stdio: ["ignore", "pipe", "pipe"]
+  })
   const lines = run.stdout.split("\n").filter((line) => line.length > 0)
   const events = lines.map((line) => {
     const parsed: unknown = JSON.parse(line)
@@ -215,14 +223,14 @@ describe("text data", () => {
     const loaded = right(readCheckpoint(result.done.checkpoint))
     assert.deepStrictEqual(loaded.vocabulary, [" ", ".", "a", "c", "e", "h", "m", "n", "o", "s", "t"])
     assert.isNull(result.done.entropyFloor)
-    const losses = right(evaluateCheckpoint(result.done.checkpoint, run.data, right(heldOutShards(run.data, 4, 100, 6))))
+    const losses = right(evaluateCheckpoint(result.done.checkpoint, run.data, right(heldOutShards(run.data, SECRET, 4, 100, 6))))
     assert.strictEqual(losses.length, 4)
     // a periodic text is nearly deterministic given 6 characters: far below a uniform guess
     for (const loss of losses) assert.isBelow(loss, 0.5 * Math.log(11))
     const other = path.join(work, "other.txt")
     fs.writeFileSync(other, "xyz ".repeat(500))
     const otherSpec = { kind: "text", path: other } as const
-    const refused = evaluateCheckpoint(result.done.checkpoint, otherSpec, right(heldOutShards(otherSpec, 2, 10, 6)))
+    const refused = evaluateCheckpoint(result.done.checkpoint, otherSpec, right(heldOutShards(otherSpec, SECRET, 2, 10, 6)))
     assert.isTrue(Either.isLeft(refused), "a checkpoint trained on another vocabulary must be refused")
     if (Either.isLeft(refused)) {
       assert.instanceOf(refused.left, CheckpointInvalid)
@@ -244,7 +252,7 @@ describe("the trainer executable", () => {
     const spec = { kind: "markov", order: 2, alphabet: 8, seed: 0n } as const
     const floor = entropyRate(markovChain(spec))
     const uniform = Math.log(8)
-    const shards = right(heldOutShards(spec, 8, 1024))
+    const shards = right(heldOutShards(spec, SECRET, 8, 1024))
     const losses = right(evaluateCheckpoint(typeof checkpoint === "string" ? checkpoint : "", spec, shards))
     const heldOut = losses.reduce((a, b) => a + b, 0) / losses.length
     const loaded = right(readCheckpoint(typeof checkpoint === "string" ? checkpoint : ""))
@@ -305,7 +313,10 @@ describe("the trainer executable", () => {
     assert.include(badRecipe.stderr, "keepFraction")
     const notJson = runBin("not-json", "{")
     assert.strictEqual(notJson.status, 2)
-    const missing = spawnSync(process.execPath, [BIN, "--config", path.join(work, "nope.json")], { encoding: "utf8" })
+    const missing = spawnSync(process.execPath, [BIN, "--config", path.join(work, "nope.json")], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     assert.strictEqual(missing.status, 2)
     const diverge = runBin("diverge", {
       recipe: { ...baseline, innerLr: 1e38 },
