@@ -7,7 +7,7 @@
  * drives the same market.
  */
 import { Console, Duration, Effect, Layer, TestClock, TestContext } from "effect"
-import { ContinuousMarket, HeldOutScorer, Leaderboard, LocalSimCluster, Recipe } from "trainmarket"
+import { ContinuousMarket, HeldOutScorer, Leaderboard, LocalSimCluster, MarketStore, OperatorKey, Recipe } from "trainmarket"
 
 const market = ContinuousMarket.layer({
   gate: { minLiftCiLower: 0.02, minN: 12 },
@@ -19,7 +19,7 @@ const market = ContinuousMarket.layer({
 
 const program = Effect.gen(function*() {
   const live = yield* ContinuousMarket.ContinuousMarket
-  // three researchers submit at once; settlement is serialised, training is not
+  // three researchers submit at once; they settle in the order they were accepted
   const receipts = yield* Effect.all([
     live.submit("alice", { islands: 2, innerSteps: 32, innerLr: 0.003, outerLr: 0.7, keepFraction: 0.1 }),
     live.submit("bob", { islands: 8, innerSteps: 32, innerLr: 0.003, outerLr: 0.7, keepFraction: 0.2 }),
@@ -37,16 +37,18 @@ const program = Effect.gen(function*() {
   // an auditor recomputes every payout from the append-only log alone
   const audit = Leaderboard.recompute(live.terms, yield* live.log)
   yield* Console.log(`audit: ${audit.discrepancies.length} discrepancies, spent ${audit.spentWei} wei`)
+  // and the market's journal recomputes every settlement from the measurements it holds
+  const journal = yield* live.audit
+  yield* Console.log(`journal: ${journal.events} events, recompute agrees: ${journal.recomputeAgrees}`)
 })
 
 program.pipe(
   Effect.provide(market),
-  Effect.provide(Layer.merge(LocalSimCluster.layer, HeldOutScorer.layer)),
+  // the journal in memory (a served market keeps it in SQLite or PostgreSQL, docs/service.md)
+  Effect.provide(Layer.mergeAll(LocalSimCluster.layer, HeldOutScorer.layer, MarketStore.layerMemory)),
+  Effect.provide(OperatorKey.layerEphemeral),
   Effect.scoped,
   Effect.provide(TestContext.TestContext),
-  Effect.catchTags({
-    RecipeInvalid: (error) => Console.error(error.message),
-    RewardInvalid: (error) => Console.error(error.message)
-  }),
+  Effect.catchAll((error) => Console.error(`${error._tag}: ${error.message}`)),
   Effect.runPromise
 )

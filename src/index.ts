@@ -45,6 +45,17 @@ export * as MarketFile from "./files/MarketFile.js"
 
 export * as Layers from "./Layers.js"
 
+export * as Canonical from "./integrity/Canonical.js"
+export * as OperatorKey from "./integrity/OperatorKey.js"
+export * as Receipt from "./integrity/Receipt.js"
+
+export * as Journal from "./market/Journal.js"
+export * as RecordTest from "./market/RecordTest.js"
+export * as Rules from "./market/Rules.js"
+export * as Seeds from "./market/Seeds.js"
+export * as Settlement from "./market/Settlement.js"
+export * as MarketStore from "./store/MarketStore.js"
+
 export * as Attestation from "./attestation/Attestation.js"
 export * as AttestationReport from "./attestation/AttestationReport.js"
 export * as Privacy from "./attestation/Privacy.js"

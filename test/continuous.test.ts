@@ -10,6 +10,8 @@ import * as Leaderboard from "../src/market/Leaderboard.js"
 import * as Replay from "../src/market/Replay.js"
 import { Scorer } from "../src/scorer/Scorer.js"
 import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
+import * as Store from "../src/store/MarketStore.js"
+import { signed, TestKey } from "./support/keys.js"
 import { close, vectors } from "./support/vectors.js"
 
 const continuous = vectors.continuous
@@ -23,7 +25,8 @@ const baseConfig: Continuous.MarketConfig = {
   schedule: bounty,
   baseline: { recipe: baselineRecipe, seed: 0n }
 }
-const simulated = Layer.merge(LocalSim.layer, SimHeldOut.layer)
+/** The simulator, its referee, the test key and a journal in memory. */
+const simulated = Layer.mergeAll(LocalSim.layer, SimHeldOut.layer, Store.layerMemory).pipe(Layer.provideMerge(TestKey))
 const scenario = (name: string) => continuous.scenarios.find((s) => s.name === name)!
 
 const r = (islands: number, innerSteps: number, keepFraction: number): Recipe => ({
@@ -46,7 +49,7 @@ describe("live market: the reference scenarios", () => {
         for (const [i, expected] of s.results.entries()) {
           const receipt = yield* market.submit(expected.researcher, expected.recipe)
           assert.strictEqual(receipt.index, i)
-          assert.strictEqual(receipt.seed, BigInt(i))
+          assert.deepStrictEqual(receipt.seeds, [BigInt(i)])
           assert.isTrue(close(receipt.heldOut.value, expected.heldOutValue), `${expected.researcher} value`)
           assert.strictEqual(
             receipt.liftMicros === undefined ? null : Number(receipt.liftMicros),
@@ -62,31 +65,27 @@ describe("live market: the reference scenarios", () => {
         const log = yield* market.log
         assert.strictEqual(log.length, s.results.filter((x) => x.becameRecord).length)
         assert.isTrue(log.every((row) => row.kind === "record" && row.timestamp === 0 && row.epoch === 0))
+        const audit = yield* market.audit
+        assert.isTrue(audit.recomputeAgrees)
+        assert.deepStrictEqual(audit.payouts, snapshot.payouts)
       }).pipe(Effect.provide(simulated)))
   }
 
-  it.scoped("an artifact is settled like the recipe it was trained from", () =>
+  it.scoped("researchers submit recipes, never artifacts: a forged artifact is refused and never paid (SPEC §15.2)", () =>
     Effect.gen(function*() {
       const market = yield* open(baseConfig)
-      // the dip scenario's carol trained (8, 32, 0.2) with seed 2: 280,862 micros
-      const carol = scenario("dip").results[2]!
-      const receipt = yield* market.submit("carol", LocalSim.trainUnchecked(carol.recipe, 2n))
-      assert.strictEqual(receipt.seed, 2n)
-      assert.strictEqual(receipt.liftMicros, BigInt(carol.liftMicros!))
-      assert.strictEqual(receipt.paidWei, BigInt(carol.liftMicros!) * bounty.weiPerMicro)
-    }).pipe(Effect.provide(simulated)))
-
-  it.scoped("invalid recipes and artifacts fail typed and are never paid", () =>
-    Effect.gen(function*() {
-      const market = yield* open(baseConfig)
+      // the exploit of the integrity issue: a researcher-built artifact claiming a perfect loss
+      const forged = { ...LocalSim.trainUnchecked(r(8, 32, 0.2), 5n), clusterId: "local-sim", trainLoss: 0 }
+      const refused = yield* Effect.either(market.submit("mallory", forged))
+      assert.isTrue(Either.isLeft(refused) && refused.left._tag === "RecipeInvalid")
+      // even with a valid receipt from this market, an artifact is not a recipe
+      const receipted = yield* Effect.either(market.submit("mallory", signed(LocalSim.trainUnchecked(r(8, 32, 0.2), 5n))))
+      assert.isTrue(Either.isLeft(receipted) && receipted.left._tag === "RecipeInvalid")
       const badRecipe = yield* Effect.either(market.submit("mallory", { ...r(4, 32, 0.1), islands: 0 }))
       assert.isTrue(Either.isLeft(badRecipe) && badRecipe.left._tag === "RecipeInvalid")
       if (Either.isLeft(badRecipe) && badRecipe.left._tag === "RecipeInvalid") {
         assert.strictEqual(badRecipe.left.field, "islands")
       }
-      const artifact = { ...LocalSim.trainUnchecked(r(8, 32, 0.2), 5n), trainLoss: Number.NaN }
-      const badArtifact = yield* Effect.either(market.submit("mallory", artifact))
-      assert.isTrue(Either.isLeft(badArtifact) && badArtifact.left._tag === "ArtifactInvalid")
       const snapshot = yield* market.snapshot
       assert.strictEqual(snapshot.spentWei, 0n)
       assert.strictEqual(snapshot.submissions, 0)
@@ -114,12 +113,14 @@ describe("live market: properties", () => {
         fc.option(fc.bigInt({ min: 0n, max: 400_000n * 1_000_000_000n }), { nil: undefined }),
         async (submissions, poolWei) => {
           const config = { ...baseConfig, poolWei }
-          const replayed = Effect.runSync(Replay.collect(config, submissions, Replay.simEvaluator(16)))
+          const replayed = Effect.runSync(
+            Replay.collect({ ...config, gate: defaultGate }, submissions, Replay.simEvaluator(16))
+          )
           const live = await Effect.runPromise(
             Effect.gen(function*() {
               const market = yield* open(config)
               const receipts = yield* Effect.forEach(submissions, (s) => market.submit(s.researcher, s.recipe))
-              return { receipts, snapshot: yield* market.snapshot, log: yield* market.log }
+              return { receipts, snapshot: yield* market.snapshot, log: yield* market.log, audit: yield* market.audit }
             }).pipe(Effect.scoped, Effect.provide(simulated))
           )
           live.receipts.forEach((receipt, i) => {
@@ -135,21 +136,23 @@ describe("live market: properties", () => {
           const audit = Leaderboard.recompute({ schedule: bounty, poolWei }, live.log)
           assert.deepStrictEqual(audit.discrepancies, [])
           assert.deepStrictEqual(audit.payouts, live.snapshot.payouts)
+          assert.isTrue(live.audit.recomputeAgrees)
+          assert.deepStrictEqual(live.audit.payouts, replayed.summary.payouts)
         }
       ),
-      { numRuns: 60 }
+      { numRuns: 40 }
     )
   })
 })
 
 describe("live market: concurrency", () => {
-  /** The simulator, but each job yields to the scheduler (seed mod 7) times, so 1,000 jobs finish interleaved. */
+  /** The simulator, but each job yields to the scheduler (seed mod 7) times, so jobs finish interleaved. */
   let inFlight = 0
   let mostInFlight = 0
   const staggered = Layer.succeed(
     TrainingCluster,
     TrainingCluster.of({
-      id: "staggered-sim",
+      id: LocalSim.clusterId,
       isolation: "shared",
       attestation: Option.none(),
       train: (recipe, seed) =>
@@ -160,36 +163,46 @@ describe("live market: concurrency", () => {
           Effect.zipRight(Effect.repeatN(Effect.yieldNow(), Number(seed % 7n))),
           Effect.map(() => {
             inFlight -= 1
-            return LocalSim.trainUnchecked(recipe, seed)
+            return signed(LocalSim.trainUnchecked(recipe, seed))
           })
         )
     })
   )
   const contenders: ReadonlyArray<Recipe> = [r(2, 32, 0.1), r(4, 32, 0.1), r(8, 32, 0.2), r(4, 32, 0.0005)]
+  const CONCURRENCY = 64
 
   const storm = (poolWei: bigint | undefined) =>
     Effect.gen(function*() {
-      const market = yield* open({ ...baseConfig, poolWei })
+      const market = yield* open({ ...baseConfig, poolWei, concurrency: CONCURRENCY })
       const fibers = yield* Effect.forEach(
-        Array.from({ length: 1000 }, (_, i) => i),
+        Array.from({ length: 600 }, (_, i) => i),
         (i) => Effect.fork(market.submit(`researcher-${i % 50}`, contenders[i % contenders.length]!)),
         { concurrency: "unbounded" }
       )
       const receipts = yield* Fiber.joinAll(fibers)
-      return { receipts, snapshot: yield* market.snapshot, log: yield* market.log }
-    }).pipe(Effect.provide(Layer.merge(staggered, SimHeldOut.layer)))
+      return { receipts, snapshot: yield* market.snapshot, log: yield* market.log, audit: yield* market.audit }
+    }).pipe(
+      Effect.provide(Layer.mergeAll(staggered, SimHeldOut.layer, Store.layerMemory).pipe(Layer.provideMerge(TestKey)))
+    )
 
-  it.scoped("1,000 concurrent submitters: every arrival settled once, the frontier bought exactly once", () =>
+  it.scoped("600 concurrent submitters: every arrival settled once, in order, the frontier bought exactly once", () =>
     Effect.gen(function*() {
       mostInFlight = 0
-      const { receipts, snapshot, log } = yield* storm(undefined)
-      assert.isAbove(mostInFlight, 100, "jobs really overlapped")
-      assert.strictEqual(receipts.length, 1000)
+      const { receipts, snapshot, log, audit } = yield* storm(undefined)
+      // jobs trained side by side, never more at once than the market's concurrency
+      assert.isAbove(mostInFlight, CONCURRENCY / 2, "jobs really overlapped")
+      assert.isAtMost(mostInFlight, CONCURRENCY)
+      assert.strictEqual(receipts.length, 600)
       assert.deepStrictEqual(
         receipts.map((x) => x.index).sort((a, b) => a - b),
-        Array.from({ length: 1000 }, (_, i) => i)
+        Array.from({ length: 600 }, (_, i) => i)
       )
-      assert.strictEqual(snapshot.submissions, 1000)
+      // settlement is in submission order, whatever order training ended in
+      const bySettlement = [...receipts].sort((a, b) => a.index - b.index)
+      for (let i = 1; i < bySettlement.length; i++) {
+        assert.isAtLeast(bySettlement[i]!.settledAt, bySettlement[i - 1]!.settledAt)
+      }
+      assert.strictEqual(snapshot.submissions, 600)
       const paid = receipts.reduce((total, x) => total + x.paidWei, 0n)
       assert.strictEqual(paid, snapshot.spentWei)
       assert.strictEqual(sumWei(snapshot.payouts), snapshot.spentWei)
@@ -197,12 +210,13 @@ describe("live market: concurrency", () => {
       const records = log.filter((row) => row.kind === "record")
       assert.strictEqual(records.length, receipts.filter((x) => x.becameRecord).length)
       for (let i = 1; i < records.length; i++) assert.isTrue(records[i]!.micros > records[i - 1]!.micros)
-      const audit = Leaderboard.recompute({ schedule: bounty, poolWei: undefined }, log)
-      assert.deepStrictEqual(audit.discrepancies, [])
-      assert.deepStrictEqual(audit.payouts, snapshot.payouts)
+      const recomputed = Leaderboard.recompute({ schedule: bounty, poolWei: undefined }, log)
+      assert.deepStrictEqual(recomputed.discrepancies, [])
+      assert.deepStrictEqual(recomputed.payouts, snapshot.payouts)
+      assert.isTrue(audit.recomputeAgrees)
     }))
 
-  it.scoped("1,000 concurrent submitters never overspend a small pool", () =>
+  it.scoped("600 concurrent submitters never overspend a small pool", () =>
     Effect.gen(function*() {
       const pool = 120_000n * 1_000_000_000n
       const { receipts, snapshot, log } = yield* storm(pool)
@@ -269,6 +283,7 @@ describe("live market: the Clock", () => {
       const audit = Leaderboard.recompute(market.terms, log)
       assert.deepStrictEqual(audit.discrepancies, [])
       assert.deepStrictEqual(audit.payouts, snapshot.payouts)
+      assert.isTrue((yield* market.audit).recomputeAgrees)
     }).pipe(Effect.provide(simulated)))
 
   it.scoped("an unlimited time-at-top market credits the holder every epoch", () =>
@@ -296,20 +311,21 @@ describe("live market: the Clock", () => {
           attestation: Option.none(),
           train: (recipe, seed) =>
             recipe.islands === 3
-              ? Effect.as(Effect.sleep(Duration.minutes(10)), LocalSim.trainUnchecked(recipe, seed))
-              : Effect.succeed(LocalSim.trainUnchecked(recipe, seed))
+              ? Effect.as(Effect.sleep(Duration.minutes(10)), signed(LocalSim.trainUnchecked(recipe, seed)))
+              : Effect.succeed(signed(LocalSim.trainUnchecked(recipe, seed)))
         })
       )
       const market = yield* open({ ...baseConfig, jobDeadline: Duration.minutes(1) }).pipe(
-        Effect.provide(Layer.merge(slowForThreeIslands, SimHeldOut.layer))
+        Effect.provide(Layer.mergeAll(slowForThreeIslands, SimHeldOut.layer, Store.layerMemory).pipe(Layer.provideMerge(TestKey)))
       )
       const slow = yield* Effect.fork(market.submit("alice", r(3, 32, 0.1)))
       yield* TestClock.adjust(Duration.minutes(1))
       const error = yield* Effect.flip(Fiber.join(slow))
-      assert.strictEqual(error._tag, "TrainingTimeout")
-      if (error._tag === "TrainingTimeout") {
-        assert.strictEqual(error.clusterId, "slow-sim")
-        assert.strictEqual(error.deadlineMillis, 60_000)
+      assert.strictEqual(error._tag, "SubmissionFailed")
+      if (error._tag === "SubmissionFailed") {
+        assert.strictEqual(error.failure._tag, "TrainingTimeout")
+        assert.include(error.failure.message, "slow-sim")
+        assert.include(error.failure.message, "60000 ms")
       }
       let snapshot = yield* market.snapshot
       assert.strictEqual(snapshot.spentWei, 0n)
@@ -320,12 +336,17 @@ describe("live market: the Clock", () => {
       assert.strictEqual(bob.paidWei, 270_918n * bounty.weiPerMicro)
       snapshot = yield* market.snapshot
       assert.deepStrictEqual(snapshot.payouts, [{ researcher: "bob", wei: 270_918n * bounty.weiPerMicro }])
+      // a failed submission is failed in the journal, and its researcher sees why
+      const [own] = yield* market.list(Continuous.researcher("alice"))
+      assert.strictEqual(own?.status, "failed")
+      assert.strictEqual(own?.error?._tag, "TrainingTimeout")
+      assert.strictEqual(own?.paidWei, null)
     }))
 
   it.scoped("a market with a non-positive epoch length does not open", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(open({ ...baseConfig, epoch: Duration.zero }))
-      assert.strictEqual(error._tag, "RewardInvalid")
+      assert.strictEqual(error._tag, "MarketInvalid")
     }).pipe(Effect.provide(simulated)))
 })
 
@@ -346,7 +367,7 @@ describe("live market: ranking objective", () => {
         ...baseConfig,
         schedule: { kind: "record-bounty", epsilonMicros: 1000n, weiPerMicro: 1n },
         objective: { axis: "cost", sign: -1 }
-      }).pipe(Effect.provide(Layer.merge(LocalSim.layer, costly)))
+      }).pipe(Effect.provide(Layer.mergeAll(LocalSim.layer, costly, Store.layerMemory).pipe(Layer.provideMerge(TestKey))))
       const alice = yield* market.submit("alice", r(2, 32, 0.1)) // clears the value gate; cost 80
       const bob = yield* market.submit("bob", r(4, 32, 0.0005)) // cost 40 but over-compressed: below the value floor
       const carol = yield* market.submit("carol", r(4, 32, 0.1)) // clears; cost 40

@@ -32,7 +32,9 @@ describe("examples", () => {
       `bob: lift ${bob} micros, took the top spot`,
       "carol: gated",
       `after 7 epochs the holder is bob; spent ${spent} wei`,
-      `audit: 0 discrepancies, spent ${spent} wei`
+      `audit: 0 discrepancies, spent ${spent} wei`,
+      // opened, baseline, then per submission accepted, started, measured, settled; then one event per epoch
+      `journal: ${2 + 3 * 4 + 7} events, recompute agrees: true`
     ])
   })
 })

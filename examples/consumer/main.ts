@@ -9,7 +9,7 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Layer } from "effect"
-import { CompetitionFile, HeldOutScorer, HierarchicalCluster, Layers, LocalSimCluster, Market } from "trainmarket"
+import { CompetitionFile, HeldOutScorer, HierarchicalCluster, Layers, LocalSimCluster, Market, OperatorKey } from "trainmarket"
 
 const path = process.argv[2] ?? "competition.json"
 
@@ -34,6 +34,9 @@ const program = Effect.gen(function*() {
 
 program.pipe(
   Effect.catchAll((error) => Effect.zipRight(Console.error(`${error._tag}: ${error.message}`), Effect.fail(error))),
+  // clusters sign their artifacts and referees check them with the operator's key: here
+  // $TRAINMARKET_KEY_FILE, else ~/.local/share/trainmarket/secret (created on first use)
+  Effect.provide(OperatorKey.layer),
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain
 )

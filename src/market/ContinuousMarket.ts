@@ -748,7 +748,7 @@ export const make = (
         seeds: Seeds.forSubmission(plan, submission.index),
         submittedAt: submission.acceptedAt,
         settledAt: settledAs.at,
-        epoch: current.epoch,
+        epoch: settledAs.epoch,
         heldOut: judgedAs.pooled,
         perSeed: judgedAs.perSeed,
         lift: decision.lift,

@@ -119,7 +119,8 @@ export interface Submission {
   status: Status
   judged: Settlement.Judged | undefined
   trained: ReadonlyArray<TrainedRecord>
-  settled: { readonly decision: Settlement.Decision; readonly at: number } | undefined
+  /** The settlement: the decision, when, and how many epochs had closed by then. */
+  settled: { readonly decision: Settlement.Decision; readonly at: number; readonly epoch: number } | undefined
   error: Failure | undefined
 }
 
@@ -308,7 +309,7 @@ export const apply = (state: State, stored: Stored): void => {
       const logged = `lift ${event.liftMicros ?? "gated"}, record ${event.becameRecord}, paid ${event.paidWei}`
       const recomputed = `lift ${decision.liftMicros ?? "gated"}, record ${decision.becameRecord}, paid ${decision.paidWei}`
       if (logged !== recomputed) flag(`submission ${submission.index}: the journal says ${logged}; recomputed: ${recomputed}`)
-      submission.settled = { decision, at: event.at }
+      submission.settled = { decision, at: event.at, epoch: state.epoch }
       submission.status = "settled"
       state.standing = decision.standing
       if (decision.becameRecord) {
