@@ -1,0 +1,114 @@
+/**
+ * The market's journal in SQL (SPEC §16), through `@effect/sql`'s `SqlClient` only —
+ * the driver is a layer chosen at the edge (`SqliteStore`, `PgStore`). One append-only
+ * table holds the events (`seq`, `at_ms`, `kind`, the event as JSON); `market_jobs` holds
+ * one row per accepted submission for stores several processes share (claimed with row
+ * locks). The schema is created by `@effect/sql`'s migrator, numbered and forward only.
+ *
+ * Appends happen only under the store's write lock (`locked`), so sequence numbers are
+ * given out in order with no gap: `seq` is the previous maximum plus one, inside the
+ * same transaction that inserts the row.
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import { SqlClient } from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import { Effect, Schema } from "effect"
+import { StoreFailed } from "../domain/Errors.js"
+import * as Journal from "../market/Journal.js"
+
+/** The migrations of the journal's schema (shared by every SQL store). */
+export const migrations = Migrator.fromRecord({
+  "1_journal": Effect.gen(function*() {
+    const sql = yield* SqlClient
+    yield* sql.onDialectOrElse({
+      pg: () =>
+        sql`CREATE TABLE market_events (
+          seq BIGINT PRIMARY KEY,
+          at_ms BIGINT NOT NULL,
+          kind TEXT NOT NULL,
+          payload TEXT NOT NULL
+        )`,
+      orElse: () =>
+        sql`CREATE TABLE market_events (
+          seq INTEGER PRIMARY KEY,
+          at_ms INTEGER NOT NULL,
+          kind TEXT NOT NULL,
+          payload TEXT NOT NULL
+        )`
+    })
+    yield* sql`CREATE TABLE market_jobs (
+      submission_id TEXT PRIMARY KEY,
+      idx BIGINT NOT NULL,
+      done BOOLEAN NOT NULL DEFAULT FALSE
+    )`
+    yield* sql`CREATE INDEX market_jobs_open ON market_jobs (done, idx)`
+  })
+})
+
+/** The name of the migrations table. */
+export const MIGRATIONS_TABLE = "market_migrations"
+
+const encodeEvent = Schema.encodeSync(Journal.MarketEvent)
+const decodeEvent = Schema.decodeUnknownEither(Journal.MarketEvent)
+
+interface Row {
+  readonly seq: number | string | bigint
+  readonly payload: string
+}
+
+/** Is this the driver's failure (rather than the caller's own typed error)? */
+export const isSqlError = (error: unknown): error is SqlError => error instanceof SqlError
+
+/** What went wrong, with the driver's own message when it has one. */
+export const describe = (error: { readonly message: string; readonly cause?: unknown }): string =>
+  `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ""}`
+
+/** A SQL failure as the typed error the market reports. */
+export const failed = (store: string, what: string) => (error: SqlError): StoreFailed =>
+  new StoreFailed({ store, reason: `${what}: ${describe(error)}` })
+
+/** Read the journal after `afterSeq`; an event that does not decode is reported by its number. */
+export const read = (store: string, afterSeq: number) =>
+  Effect.flatMap(SqlClient, (sql) =>
+    sql<Row>`SELECT seq, payload FROM market_events WHERE seq > ${afterSeq} ORDER BY seq`.pipe(
+      Effect.mapError(failed(store, "the journal cannot be read")),
+      Effect.flatMap((rows) =>
+        Effect.forEach(rows, (row) => {
+          const seq = Number(row.seq)
+          let parsed: unknown
+          try {
+            parsed = JSON.parse(row.payload)
+          } catch {
+            return Effect.fail(new StoreFailed({ store, reason: `journal event ${seq} is corrupt: not JSON` }))
+          }
+          const decoded = decodeEvent(parsed)
+          return decoded._tag === "Right"
+            ? Effect.succeed<Journal.Stored>({ seq, event: decoded.right })
+            : Effect.fail(new StoreFailed({ store, reason: `journal event ${seq} is corrupt: ${decoded.left.message}` }))
+        })
+      )
+    ))
+
+/**
+ * Append events after the journal's last one (call inside the write lock). Accepted
+ * submissions also get a job row, for stores whose processes claim jobs with row locks.
+ */
+export const append = (store: string, events: ReadonlyArray<Journal.MarketEvent>) =>
+  Effect.flatMap(SqlClient, (sql) =>
+    Effect.gen(function*() {
+      const [last] = yield* sql<{ readonly last: number | string | bigint | null }>`SELECT MAX(seq) AS last FROM market_events`
+      let seq = Number(last?.last ?? 0)
+      const stored: Array<Journal.Stored> = []
+      for (const event of events) {
+        seq += 1
+        const encoded = encodeEvent(event)
+        yield* sql`INSERT INTO market_events (seq, at_ms, kind, payload)
+          VALUES (${seq}, ${Math.round(event.at)}, ${event._tag}, ${JSON.stringify(encoded)})`
+        if (event._tag === "accepted") {
+          yield* sql`INSERT INTO market_jobs (submission_id, idx) VALUES (${event.submissionId}, ${event.index})`
+        }
+        stored.push({ seq, event })
+      }
+      return stored
+    }).pipe(Effect.mapError(failed(store, "the journal cannot be written")))
+  )
