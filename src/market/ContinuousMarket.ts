@@ -19,11 +19,14 @@
 import { sha256 } from "@noble/hashes/sha2.js"
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js"
 import {
+  Cause,
   Clock,
   Context,
+  Deferred,
   Duration,
   Effect,
   Either,
+  Exit,
   Layer,
   Option,
   PubSub,
@@ -95,6 +98,10 @@ export const researcher = (name: string): Viewer => ({ role: "researcher", name 
 export interface SubmissionView {
   readonly submissionId: string
   readonly researcher: string
+  /** The recipe as accepted (only its researcher and the operator ever see a submission). */
+  readonly recipe: Recipe
+  /** Submission order: its place in settlement (and, without a record test, its seed). */
+  readonly index: number
   readonly status: Journal.Status
   /** `null` until settled. */
   readonly becameRecord: boolean | null
@@ -375,47 +382,132 @@ export const make = (
     const signals = yield* PubSub.sliding<void>(1)
     const publicEvents = yield* PubSub.unbounded<PublicEvent>()
 
-    const applyAll = (stored: ReadonlyArray<Journal.Stored>) =>
-      Effect.gen(function*() {
-        for (const row of stored) {
-          if (row.seq <= state.seq) continue
-          Journal.apply(state, row)
-          const visible = publicEvent(state, row)
-          if (Option.isSome(visible)) yield* PubSub.publish(publicEvents, visible.value)
-        }
-        if (stored.length > 0) yield* PubSub.publish(signals, undefined)
-      })
+    /** Fold stored events into the state; what they make public is collected in `published`. */
+    const fold = (stored: ReadonlyArray<Journal.Stored>, published: Array<PublicEvent>) => {
+      for (const row of stored) {
+        if (row.seq <= state.seq) continue
+        Journal.apply(state, row)
+        const visible = publicEvent(state, row)
+        if (Option.isSome(visible)) published.push(visible.value)
+      }
+    }
+
+    /** Tell subscribers (SSE) and waiting fibers (workers, the settler, `settled`) what changed. */
+    const announce = (published: ReadonlyArray<PublicEvent>, changed: boolean) =>
+      Effect.zipRight(
+        Effect.forEach(published, (event) => PubSub.publish(publicEvents, event), { discard: true }),
+        changed ? PubSub.publish(signals, undefined) : Effect.void
+      )
+
+    /** Set when a failed commit left the state behind the journal: the next read folds it afresh. */
+    let stale = false
 
     /** Catch up with the journal (others' events on a shared store); the caller holds the mutex. */
-    const catchUp = Effect.flatMap(Effect.suspend(() => store.read(state.seq)), applyAll)
+    const catchUp = Effect.gen(function*() {
+      const stored = yield* Effect.suspend(() => store.read(state.seq))
+      const published: Array<PublicEvent> = []
+      fold(stored, published)
+      stale = false
+      yield* announce(published, stored.length > 0)
+    })
 
     /** Read the state after catching up. */
     const reading = <A>(f: (current: Journal.State, now: number) => A): Effect.Effect<A, StoreFailed> =>
       mutex.withPermits(1)(
         Effect.gen(function*() {
-          if (store.shared) yield* catchUp
+          if (store.shared || stale) yield* catchUp
           return f(state, yield* Clock.currentTimeMillis)
         })
       )
 
     /**
-     * Decide on the caught-up state under the store's write lock and append what was
-     * decided: the one way anything is written, so no decision is made on stale state.
+     * A write waiting for the writer: it decides on the caught-up state (seeing every write
+     * before it in the same batch) and hears back once its events are durable.
+     */
+    interface Write {
+      readonly decide: (current: Journal.State, now: number) => ReadonlyArray<Journal.MarketEvent> | undefined
+      readonly committed: Effect.Effect<void>
+      readonly failed: (error: StoreFailed) => Effect.Effect<void>
+    }
+    const writes = yield* Queue.unbounded<Write>()
+
+    /**
+     * The one writer (group commit): takes every write waiting, decides each in turn on
+     * the caught-up state inside one transaction under the store's write lock, commits
+     * once (one fsync for the batch), and only then answers each write. A failed commit
+     * answers every write of the batch with the failure and folds the journal afresh.
+     */
+    const writer = Effect.forever(
+      Effect.gen(function*() {
+        const first = yield* Queue.take(writes)
+        const batch = [first, ...(yield* Queue.takeUpTo(writes, 255))]
+        const published: Array<PublicEvent> = []
+        const outcome = yield* mutex.withPermits(1)(
+          Effect.exit(store.locked(Effect.gen(function*() {
+            const stored = yield* store.read(state.seq)
+            fold(stored, published)
+            let changed = stored.length > 0
+            const now = yield* Clock.currentTimeMillis
+            for (const write of batch) {
+              const events = write.decide(state, now)
+              if (events !== undefined && events.length > 0) {
+                fold(yield* store.append(events), published)
+                changed = true
+              }
+            }
+            return changed
+          })))
+        )
+        if (Exit.isSuccess(outcome)) {
+          // waiting fibers wake only when something changed (a write that changed nothing must not wake its writer again)
+          yield* announce(published, outcome.value)
+          yield* Effect.forEach(batch, (write) => write.committed, { discard: true })
+          return
+        }
+        const error = Option.getOrElse(
+          Cause.failureOption(outcome.cause),
+          () => new StoreFailed({ store: store.name, reason: "the journal could not be written" })
+        )
+        // what was folded in the rolled-back transaction never happened: start again from the journal
+        yield* mutex.withPermits(1)(Effect.sync(() => {
+          Object.assign(state, Journal.empty())
+          stale = true
+        }))
+        yield* Effect.forEach(batch, (write) => write.failed(error), { discard: true })
+      })
+    )
+    yield* Effect.forkScoped(writer)
+
+    /**
+     * Decide on the caught-up state and append what was decided, durably, before
+     * returning: the one way anything is written, so no decision is made on stale state.
      */
     const transact = <A, E>(
-      decide: (current: Journal.State, now: number) => Either.Either<{ readonly events: ReadonlyArray<Journal.MarketEvent>; readonly result: A }, E>
+      decide: (
+        current: Journal.State,
+        now: number
+      ) => Either.Either<{ readonly events: ReadonlyArray<Journal.MarketEvent>; readonly result: A }, E>
     ): Effect.Effect<A, E | StoreFailed> =>
-      mutex.withPermits(1)(
-        store.locked(
-          Effect.gen(function*() {
-            yield* catchUp
-            const decision = decide(state, yield* Clock.currentTimeMillis)
-            if (Either.isLeft(decision)) return yield* Effect.fail(decision.left)
-            if (decision.right.events.length > 0) yield* applyAll(yield* store.append(decision.right.events))
-            return decision.right.result
-          })
-        )
-      )
+      Effect.gen(function*() {
+        const done = yield* Deferred.make<A, E | StoreFailed>()
+        let decision: Either.Either<{ readonly result: A }, E> | undefined
+        yield* Queue.offer(writes, {
+          decide: (current, now) => {
+            const decided = decide(current, now)
+            decision = decided
+            return Either.isRight(decided) ? decided.right.events : undefined
+          },
+          committed: Effect.suspend(() =>
+            decision === undefined
+              ? Deferred.fail(done, new StoreFailed({ store: store.name, reason: "a write was never decided" }))
+              : Either.isRight(decision)
+              ? Deferred.succeed(done, decision.right.result)
+              : Deferred.fail(done, decision.left)
+          ),
+          failed: (error) => Deferred.fail(done, error)
+        })
+        return yield* Deferred.await(done)
+      })
 
     // the journal holds the market's rules: a store opened with other rules is refused
     yield* transact((current, now) => {
@@ -553,34 +645,37 @@ export const make = (
       }
     })
 
-    /** Settle the next submission in order when it is measured; false when it is not ready. */
-    const settleNext = transact((current, now) => {
-      const next = current.submissions[current.nextToSettle]
-      if (next === undefined || next.judged === undefined || current.baseline === undefined) {
-        return Either.right({ events: [], result: false })
+    /**
+     * Settle, in submission order, every submission that is measured and has all before
+     * it settled or failed: one write for all of them. False when none was ready.
+     */
+    const settleable = (current: Journal.State): boolean => current.submissions[current.nextToSettle]?.judged !== undefined
+
+    const settleAll = transact((current, now) => {
+      const events: Array<Journal.MarketEvent> = []
+      const baselineJudged = current.baseline
+      let standing = current.standing
+      for (let index = current.nextToSettle; baselineJudged !== undefined; index++) {
+        const next = current.submissions[index]
+        if (next === undefined) break
+        if (next.status === "failed") continue
+        if (next.judged === undefined || next.status === "settled") break
+        const decision = Settlement.decide(rules, baselineJudged, standing, next.researcher, next.judged)
+        standing = decision.standing
+        events.push(Journal.Settled.make({
+          at: now,
+          submissionId: next.id,
+          index: next.index,
+          liftMicros: decision.liftMicros ?? null,
+          becameRecord: decision.becameRecord,
+          paidWei: decision.paidWei,
+          pValue: decision.pValue ?? null
+        }))
       }
-      const decision = Settlement.decide(rules, current.baseline, current.standing, next.researcher, next.judged)
-      return Either.right({
-        events: [
-          Journal.Settled.make({
-            at: now,
-            submissionId: next.id,
-            index: next.index,
-            liftMicros: decision.liftMicros ?? null,
-            becameRecord: decision.becameRecord,
-            paidWei: decision.paidWei,
-            pValue: decision.pValue ?? null
-          })
-        ],
-        result: true
-      })
+      return Either.right({ events, result: events.length > 0 })
     })
 
-    const settleReady = Effect.gen(function*() {
-      while (yield* settleNext) {
-        // settle every measured submission in order
-      }
-    })
+    const settleReady = Effect.flatMap(reading(settleable), (ready) => (ready ? settleAll : Effect.succeed(false)))
 
     /** Close every epoch whose end has passed (TimeAtTop): the holder is credited min(weiPerEpoch, pool left). */
     const closeEpochs = transact((current, now) => {
@@ -787,6 +882,8 @@ export const make = (
       const full: SubmissionView = {
         submissionId: submission.id,
         researcher: submission.researcher,
+        recipe: submission.recipe,
+        index: submission.index,
         status: submission.status,
         becameRecord: decision?.becameRecord ?? null,
         paidWei: decision?.paidWei ?? null,
