@@ -25,41 +25,12 @@ import * as CheckpointScorer from "../src/scorer/CheckpointScorer.js"
 import { Scorer } from "../src/scorer/Scorer.js"
 import * as ScorerSpec from "../src/scorer/ScorerSpec.js"
 import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
-import { encodeCheckpoint } from "../src/trainer/Checkpoint.js"
-import { type DataSpec, entropyRate, heldOutShards, markovChain, openDataSource } from "../src/trainer/DataSource.js"
-import { type ModelConfig, paramSpecs } from "../src/trainer/Mlp.js"
+import { entropyRate, heldOutShards, markovChain, openDataSource } from "../src/trainer/DataSource.js"
 import { tempDir } from "./fixtures/standins.js"
+import { markov, model, writeModel } from "./support/checkpoints.js"
 import { sha256Hex, signed, signedCheckpoint, TestKey, testKey } from "./support/keys.js"
 
-const markov: DataSpec = { kind: "markov", order: 2, alphabet: 8, seed: 0n }
-const model: ModelConfig = { context: 4, embed: 4, hidden: 8, vocab: 8 }
 const HISTORY = 64
-
-/** Write a checkpoint whose weights are zero except the output bias (`bias`, or zero). */
-const writeModel = (
-  file: string,
-  options: {
-    readonly bias?: ReadonlyArray<number>
-    readonly config?: ModelConfig
-    readonly vocabulary?: ReadonlyArray<string>
-    /** The data source the checkpoint says it was trained on (default: the Markov source). */
-    readonly data?: DataSpec
-  } = {}
-): string => {
-  const config = options.config ?? model
-  const weights = paramSpecs(config).map((p) =>
-    p.name === "output.bias" && options.bias !== undefined ? Float32Array.from(options.bias) : new Float32Array(p.size)
-  )
-  const data: DataSpec = options.data ?? markov
-  fs.writeFileSync(
-    file,
-    Either.getOrThrowWith(
-      encodeCheckpoint({ model: config, data, vocabulary: options.vocabulary, weights, training: { seed: "0" } }),
-      (error) => error
-    )
-  )
-  return file
-}
 
 /** A cpu-diloco artifact naming `checkpoint` (unsigned: what a researcher could write by hand). */
 const unsignedArtifact = (checkpoint: string | undefined, trainLoss = 1): TrainedArtifact => ({

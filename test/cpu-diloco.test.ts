@@ -18,6 +18,7 @@ import { TrainedArtifact } from "../src/domain/Artifact.js"
 import type { Recipe } from "../src/domain/Recipe.js"
 import { readCheckpoint } from "../src/trainer/Checkpoint.js"
 import { tempDir } from "./fixtures/standins.js"
+import { smallCpuDiloco } from "./support/checkpoints.js"
 import { checkpointDigest, NodeWithKey, TestKey, testKey, writeKeyFile } from "./support/keys.js"
 import { receiptOf } from "./support/receipts.js"
 
@@ -34,15 +35,7 @@ const recipe = (overrides: Partial<Recipe> = {}): Recipe => ({
 })
 
 /** A small model: context 4, embed 8, hidden 32 over the 8-symbol default source. */
-const small = (checkpointDir: string): CpuDiloco.CpuDilocoOptions => ({
-  checkpointDir,
-  budget: 32,
-  batchSize: 16,
-  context: 4,
-  embed: 8,
-  hidden: 32,
-  deadlineSeconds: 60
-})
+const small = smallCpuDiloco
 
 /** Parameters of the small model, counted by hand from its tensors. */
 const SMALL_PARAMETERS = 8 * 8 + // embedding [vocab, embed]
