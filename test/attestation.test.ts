@@ -7,6 +7,7 @@ import * as Attestation from "../src/attestation/Attestation.js"
 import type { AttestationReport, TeeType } from "../src/attestation/AttestationReport.js"
 import { decode } from "../src/files/Json.js"
 import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
+import { TestKey } from "./support/keys.js"
 
 const ascii = (text: string): Array<number> => Array.from(text, (c) => c.charCodeAt(0))
 const bytes = (list: ReadonlyArray<number>): Uint8Array => Uint8Array.from(list)
@@ -189,7 +190,7 @@ describe("the Attestation service", () => {
       assert.strictEqual(new TextDecoder().decode(report.measurement), "local-stand-in:no-enclave")
       assert.isUndefined(report.nonce)
       assert.strictEqual(attestation.verify(report, "phala-tdx").verdict, "failed")
-    }).pipe(Effect.provide(Attestation.layer), Effect.provide(SimHeldOut.layer)))
+    }).pipe(Effect.provide(Attestation.layer), Effect.provide(SimHeldOut.layer), Effect.provide(TestKey)))
 
   const given: AttestationReport = {
     teeType: "aws-nitro",

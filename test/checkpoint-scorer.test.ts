@@ -9,11 +9,12 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Layer, Schema } from "effect"
 import * as fc from "fast-check"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as CpuDiloco from "../src/cluster/CpuDilocoCluster.js"
+import * as LocalSim from "../src/cluster/LocalSimCluster.js"
 import * as ClusterSpec from "../src/cluster/ClusterSpec.js"
 import * as Prime from "../src/cluster/PrimeCluster.js"
 import * as Psyche from "../src/cluster/PsycheCluster.js"
@@ -24,49 +25,25 @@ import * as CheckpointScorer from "../src/scorer/CheckpointScorer.js"
 import { Scorer } from "../src/scorer/Scorer.js"
 import * as ScorerSpec from "../src/scorer/ScorerSpec.js"
 import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
-import { encodeCheckpoint } from "../src/trainer/Checkpoint.js"
-import { type DataSpec, entropyRate, heldOutShards, markovChain, openDataSource } from "../src/trainer/DataSource.js"
-import { type ModelConfig, paramSpecs } from "../src/trainer/Mlp.js"
+import { entropyRate, heldOutShards, markovChain, openDataSource } from "../src/trainer/DataSource.js"
 import { tempDir } from "./fixtures/standins.js"
-import { testKey } from "./support/keys.js"
+import { markov, model, writeModel } from "./support/checkpoints.js"
+import { sha256Hex, signed, signedCheckpoint, TestKey, testKey } from "./support/keys.js"
 
-const markov: DataSpec = { kind: "markov", order: 2, alphabet: 8, seed: 0n }
-const model: ModelConfig = { context: 4, embed: 4, hidden: 8, vocab: 8 }
 const HISTORY = 64
 
-/** Write a checkpoint whose weights are zero except the output bias (`bias`, or zero). */
-const writeModel = (
-  file: string,
-  options: {
-    readonly bias?: ReadonlyArray<number>
-    readonly config?: ModelConfig
-    readonly vocabulary?: ReadonlyArray<string>
-    /** The data source the checkpoint says it was trained on (default: the Markov source). */
-    readonly data?: DataSpec
-  } = {}
-): string => {
-  const config = options.config ?? model
-  const weights = paramSpecs(config).map((p) =>
-    p.name === "output.bias" && options.bias !== undefined ? Float32Array.from(options.bias) : new Float32Array(p.size)
-  )
-  const data: DataSpec = options.data ?? markov
-  fs.writeFileSync(
-    file,
-    Either.getOrThrowWith(
-      encodeCheckpoint({ model: config, data, vocabulary: options.vocabulary, weights, training: { seed: "0" } }),
-      (error) => error
-    )
-  )
-  return file
-}
-
-const artifact = (checkpoint: string | undefined, trainLoss = 1): TrainedArtifact => ({
+/** A cpu-diloco artifact naming `checkpoint` (unsigned: what a researcher could write by hand). */
+const unsignedArtifact = (checkpoint: string | undefined, trainLoss = 1): TrainedArtifact => ({
   recipe: { islands: 1, innerSteps: 1, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 },
   trainSeed: 0n,
   trainLoss,
   clusterId: "cpu-diloco",
   ...(checkpoint === undefined ? {} : { checkpoint })
 })
+
+/** The same artifact as the cluster returns it: the checkpoint's hash and a receipt under the operator key (SPEC §15.1). */
+const artifact = (checkpoint: string | undefined, trainLoss = 1): TrainedArtifact =>
+  signedCheckpoint(unsignedArtifact(checkpoint, trainLoss))
 
 /** The referee's key in these tests (not the all-zero placeholder, so a scorer that ignored it would show). */
 const SECRET = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i)
@@ -77,6 +54,7 @@ type Settings = Omit<CheckpointScorer.CheckpointScorerOptions, "secret"> & { rea
 const measureWith = (options: Settings, a: TrainedArtifact, split: Split = "held-out") =>
   Effect.flatMap(Scorer, (scorer) => scorer.measure(a, split)).pipe(
     Effect.provide(CheckpointScorer.layerWith({ secret: SECRET, ...options })),
+    Effect.provide(TestKey),
     Effect.provide(NodeContext.layer)
   )
 
@@ -228,8 +206,9 @@ describe("checkpoint scorer: refusals and bad checkpoints", () => {
   it.effect("the simulated scorer refuses an artifact that carries a checkpoint", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(
-        Effect.flatMap(Scorer, (s) => s.measure(artifact("/tmp/model.safetensors"), "held-out")).pipe(
-          Effect.provide(SimHeldOut.layer)
+        Effect.flatMap(Scorer, (s) => s.measure(signed(unsignedArtifact("/tmp/model.safetensors")), "held-out")).pipe(
+          Effect.provide(SimHeldOut.layer),
+          Effect.provide(TestKey)
         )
       )
       assert.strictEqual(error._tag, "ScorerRefused")
@@ -237,7 +216,7 @@ describe("checkpoint scorer: refusals and bad checkpoints", () => {
 
   it.effect("the simulated scorer refuses a real backend's artifact even with its checkpoint field removed", () =>
     Effect.gen(function*() {
-      const scorer = yield* Effect.provide(Scorer, SimHeldOut.layer)
+      const scorer = yield* Effect.provide(Scorer, SimHeldOut.layer).pipe(Effect.provide(TestKey))
       const real = [
         CpuDiloco.clusterId,
         Prime.clusterId,
@@ -246,21 +225,28 @@ describe("checkpoint scorer: refusals and bad checkpoints", () => {
         `hierarchical[sync=4](local-sim,sealed(${CpuDiloco.clusterId}))`
       ]
       for (const clusterId of real) {
-        const error = yield* Effect.flip(scorer.measure({ ...artifact(undefined), clusterId }, "held-out"))
+        const error = yield* Effect.flip(scorer.measure(signed({ ...unsignedArtifact(undefined), clusterId }), "held-out"))
         assert.strictEqual(error._tag, "ScorerRefused", clusterId)
       }
       // simulated compositions, and ids that merely contain a backend's name, are scored
+      // (with the loss the simulator gives its recipe and seed: the referee recomputes a local-sim artifact's loss)
+      const simulated = LocalSim.trainUnchecked(unsignedArtifact(undefined).recipe, 0n)
       for (const clusterId of ["local-sim", "hierarchical[sync=4](local-sim,sealed(local-sim))", "primed-double"]) {
-        const measured = yield* scorer.measure({ ...artifact(undefined), clusterId }, "held-out")
+        const measured = yield* scorer.measure(signed({ ...simulated, clusterId }), "held-out")
         assert.strictEqual(measured.n, SimHeldOut.DEFAULT_SHARDS, clusterId)
       }
     }))
 
-  it.effect("a missing, garbled or self-contradicting checkpoint is CheckpointMalformed", () =>
+  it.effect("a garbled or self-contradicting checkpoint is CheckpointMalformed; a vanished one is ProvenanceInvalid", () =>
     Effect.gen(function*() {
       const dir = tempDir("ckpt-bad")
-      const missing = yield* Effect.flip(measureWith({}, artifact(path.join(dir, "absent.safetensors"))))
-      assert.strictEqual(missing._tag, "CheckpointMalformed")
+      // a checkpoint gone since its cluster hashed it: its bytes changed (SPEC §15.1), nothing is measured
+      const absent = path.join(dir, "absent.safetensors")
+      const missing = yield* Effect.flip(
+        measureWith({}, signed({ ...unsignedArtifact(absent), checkpointSha256: sha256Hex("") }))
+      )
+      assert.strictEqual(missing._tag, "ProvenanceInvalid")
+      assert.include(missing.message, "cannot be read")
       const garbled = path.join(dir, "garbled.safetensors")
       fs.writeFileSync(garbled, "\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
       const bad = yield* Effect.flip(measureWith({}, artifact(garbled)))
@@ -312,14 +298,17 @@ describe("checkpoint scorer: refusals and bad checkpoints", () => {
       assert.isTrue(Either.isLeft(decode({ kind: "checkpoint", shard: 12 })))
       assert.isTrue(Either.isLeft(decode({ kind: "checkpoint", shards: 0 })))
       if (Either.isRight(spec)) {
-        const scorer = yield* Effect.provide(Scorer, ScorerSpec.toLayer(spec.right, 12)).pipe(Effect.provide(NodeContext.layer))
+        const scorer = yield* Effect.provide(Scorer, ScorerSpec.toLayer(spec.right, 12)).pipe(
+          Effect.provide(TestKey),
+          Effect.provide(NodeContext.layer)
+        )
         assert.strictEqual(scorer.shards, 12)
         assert.strictEqual(scorer.id, "checkpoint:12x64")
       }
     }))
 })
 
-layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("checkpoint scorer on real training", (it) => {
+layer(Layer.merge(NodeContext.layer, TestKey), { excludeTestServices: true, timeout: "60 seconds" })("checkpoint scorer on real training", (it) => {
   // (how long the bare spec takes is measured by `npm run bench`, never asserted here)
   it.effect("the bare {\"kind\":\"cpu-diloco\"} spec trains a checkpoint that closes most of the gap to the floor", () =>
     Effect.gen(function*() {

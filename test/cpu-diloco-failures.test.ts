@@ -5,7 +5,6 @@
  * that is missing, invalid or of another run, never finishing (killed at the deadline)
  * and being interrupted. Each is its typed error, and no process survives.
  */
-import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Either, Fiber, Layer, Ref } from "effect"
 import * as fs from "node:fs"
@@ -16,6 +15,7 @@ import type { Recipe } from "../src/domain/Recipe.js"
 import { encodeCheckpoint } from "../src/trainer/Checkpoint.js"
 import { type ModelConfig, paramSpecs } from "../src/trainer/Mlp.js"
 import { running, tempDir, waitForPid, writeScript } from "./fixtures/standins.js"
+import { NodeWithKey } from "./support/keys.js"
 
 const recipe: Recipe = { islands: 2, innerSteps: 4, innerLr: 0.003, outerLr: 0.7, keepFraction: 0.5 }
 const model: ModelConfig = { context: 2, embed: 2, hidden: 3, vocab: 8 }
@@ -84,7 +84,7 @@ const gone = (pid: number) =>
     return false
   })
 
-layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("cpu-diloco failure modes (real processes)", (it) => {
+layer(NodeWithKey, { excludeTestServices: true, timeout: "60 seconds" })("cpu-diloco failure modes (real processes)", (it) => {
   it.effect("a stand-in that does the job: argv, config, progress and its checkpoint are used", () =>
     Effect.gen(function*() {
       const dir = tempDir("cpu-ok")

@@ -14,9 +14,13 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 import * as ClusterSpec from "../src/cluster/ClusterSpec.js"
 import * as CpuDiloco from "../src/cluster/CpuDilocoCluster.js"
 import { type ProgressEvent, TrainingCluster, TrainingProgress } from "../src/cluster/TrainingCluster.js"
+import { TrainedArtifact } from "../src/domain/Artifact.js"
 import type { Recipe } from "../src/domain/Recipe.js"
 import { readCheckpoint } from "../src/trainer/Checkpoint.js"
 import { tempDir } from "./fixtures/standins.js"
+import { smallCpuDiloco } from "./support/checkpoints.js"
+import { checkpointDigest, NodeWithKey, TestKey, testKey, writeKeyFile } from "./support/keys.js"
+import { receiptOf } from "./support/receipts.js"
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url))
 const builtTrainer = path.join(repoRoot, "dist", "trainer", "bin.js")
@@ -31,15 +35,7 @@ const recipe = (overrides: Partial<Recipe> = {}): Recipe => ({
 })
 
 /** A small model: context 4, embed 8, hidden 32 over the 8-symbol default source. */
-const small = (checkpointDir: string): CpuDiloco.CpuDilocoOptions => ({
-  checkpointDir,
-  budget: 32,
-  batchSize: 16,
-  context: 4,
-  embed: 8,
-  hidden: 32,
-  deadlineSeconds: 60
-})
+const small = smallCpuDiloco
 
 /** Parameters of the small model, counted by hand from its tensors. */
 const SMALL_PARAMETERS = 8 * 8 + // embedding [vocab, embed]
@@ -96,6 +92,7 @@ describe("cpu-diloco spec and trainer location", () => {
       const exit = yield* Effect.either(
         Effect.flatMap(TrainingCluster, (c) => Effect.succeed(c.id)).pipe(
           Effect.provide(CpuDiloco.layerWith({ data: { kind: "text", path: "/nonexistent/corpus.txt" } })),
+          Effect.provide(TestKey),
           Effect.provide(NodeContext.layer)
         )
       )
@@ -107,7 +104,7 @@ describe("cpu-diloco spec and trainer location", () => {
     }))
 })
 
-layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("cpu-diloco against the real trainer", (it) => {
+layer(NodeWithKey, { excludeTestServices: true, timeout: "60 seconds" })("cpu-diloco against the real trainer", (it) => {
   it.effect("trains: run config written, progress streamed, checkpoint of the recipe returned", () =>
     Effect.gen(function*() {
       const dir = tempDir("cpu-diloco")
@@ -128,6 +125,9 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
       const checkpoint = artifact.checkpoint ?? ""
       assert.isTrue(checkpoint.startsWith(path.join(dir, "runs") + path.sep), checkpoint)
       assert.isTrue(fs.existsSync(checkpoint))
+      // the cluster hashed the checkpoint and signed the artifact under the operator key (SPEC §15.1)
+      assert.strictEqual(artifact.checkpointSha256, checkpointDigest(checkpoint))
+      assert.strictEqual(artifact.receipt, receiptOf(testKey, artifact))
 
       // the run config the trainer read sits beside the checkpoint
       const config = JSON.parse(fs.readFileSync(path.join(path.dirname(checkpoint), "run.json"), "utf8"))
@@ -185,16 +185,19 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
     Effect.gen(function*() {
       assert.isTrue(fs.existsSync(builtTrainer), "run npm run build first")
       const dir = tempDir("cpu-diloco-dist")
+      const keyFile = writeKeyFile(dir)
+      // the operator key comes from a key file (Layers.operatorKey, SPEC §15.1); the artifact is printed as JSON
       const program = `
-        import { Effect } from "effect"
+        import { Effect, Option } from "effect"
         import { NodeContext } from "@effect/platform-node"
-        import { CpuDilocoCluster, TrainingCluster } from "./dist/index.js"
+        import { CpuDilocoCluster, Layers, TrainingCluster } from "./dist/index.js"
         const recipe = { islands: 1, innerSteps: 4, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }
         const run = Effect.flatMap(TrainingCluster, (c) => c.train(recipe, 3n)).pipe(
           Effect.provide(CpuDilocoCluster.layerWith({ checkpointDir: ${JSON.stringify(dir)}, budget: 8, hidden: 16 })),
+          Effect.provide(Layers.operatorKey(Option.some(${JSON.stringify(keyFile)}))),
           Effect.provide(NodeContext.layer)
         )
-        Effect.runPromise(run).then((a) => process.stdout.write(a.checkpoint))
+        Effect.runPromise(run).then((a) => process.stdout.write(JSON.stringify({ ...a, trainSeed: String(a.trainSeed) })))
       `
       const result = yield* Effect.promise(() =>
         new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -207,7 +210,12 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
         })
       )
       assert.strictEqual(result.code, 0, result.stderr)
-      assert.isTrue(result.stdout.startsWith(dir), result.stdout)
-      assert.strictEqual((yield* readCheckpoint(result.stdout)).model.hidden, 16)
+      const printed = Schema.decodeUnknownSync(TrainedArtifact)(JSON.parse(result.stdout))
+      const checkpoint = printed.checkpoint ?? ""
+      assert.isTrue(checkpoint.startsWith(dir), checkpoint)
+      assert.strictEqual((yield* readCheckpoint(checkpoint)).model.hidden, 16)
+      // signed under the key file's key, over the checkpoint's hash
+      assert.strictEqual(printed.checkpointSha256, checkpointDigest(checkpoint))
+      assert.strictEqual(printed.receipt, receiptOf(testKey, printed))
     }))
 })

@@ -1,4 +1,3 @@
-import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Either, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
 import * as fc from "fast-check"
@@ -10,8 +9,11 @@ import { TrainingCluster } from "../src/cluster/TrainingCluster.js"
 import type { TrainedArtifact } from "../src/domain/Artifact.js"
 import { BackendFailed, type ClusterError, type ClusterInvalid, InnerClusterFailed } from "../src/domain/Errors.js"
 import type { Recipe } from "../src/domain/Recipe.js"
+import type { OperatorKey } from "../src/integrity/OperatorKey.js"
 import { jsonOf, runInProcess } from "./support/cli.js"
 import { type RefRecipe, trainLossRef } from "./support/referenceModel.js"
+import { NodeWithKey, signed, TestKey, testKey } from "./support/keys.js"
+import { receiptOf } from "./support/receipts.js"
 import { close, vectors } from "./support/vectors.js"
 
 const M64 = (1n << 64n) - 1n
@@ -50,8 +52,11 @@ const expectedLoss = (tree: Tree, recipe: RefRecipe, seed: bigint): number => {
 const expectedSealed = (tree: Tree): boolean =>
   tree.kind === "sealed" ? true : tree.kind === "local-sim" ? false : tree.inner.every(expectedSealed)
 
-const trainWith = <E>(layer: Layer.Layer<TrainingCluster, E>, recipe: Recipe, seed: bigint) =>
-  Effect.flatMap(TrainingCluster, (cluster) => cluster.train(recipe, seed)).pipe(Effect.provide(layer))
+const trainWith = <E>(layer: Layer.Layer<TrainingCluster, E, OperatorKey>, recipe: Recipe, seed: bigint) =>
+  Effect.flatMap(TrainingCluster, (cluster) => cluster.train(recipe, seed)).pipe(
+    Effect.provide(layer),
+    Effect.provide(TestKey)
+  )
 
 const hierarchyOf = (k: number, crossSyncInterval: number) =>
   Hierarchical.layer({ crossSyncInterval, inner: Array.from({ length: k }, () => LocalSim.layer) })
@@ -64,13 +69,15 @@ const clusterDouble = (
 
 const layerOf = (cluster: TrainingCluster["Type"]) => Layer.succeed(TrainingCluster, cluster)
 
-const simArtifact = (recipe: Recipe, seed: bigint, extra: Partial<TrainedArtifact> = {}): TrainedArtifact => ({
-  recipe,
-  trainSeed: seed,
-  trainLoss: trainLossRef(recipe, seed),
-  clusterId: "double",
-  ...extra
-})
+/** What a cluster double returns: a signed artifact with the SPEC §3 loss. */
+const simArtifact = (recipe: Recipe, seed: bigint, extra: Partial<TrainedArtifact> = {}): TrainedArtifact =>
+  signed({
+    recipe,
+    trainSeed: seed,
+    trainLoss: trainLossRef(recipe, seed),
+    clusterId: "double",
+    ...extra
+  })
 
 describe("hierarchical cluster: reference figures", () => {
   for (const c of vectors.hierarchical.cases) {
@@ -203,7 +210,7 @@ describe("hierarchical cluster: composition", () => {
       for (const [spec, seed] of samples) {
         const cluster = yield* Effect.provide(
           TrainingCluster,
-          ClusterSpec.toLayer(spec).pipe(Layer.provide(NodeContext.layer), Layer.orDie)
+          ClusterSpec.toLayer(spec).pipe(Layer.provide(NodeWithKey), Layer.orDie)
         )
         const artifact = yield* cluster.train(scaleIslands, seed)
         assert.isTrue(close(artifact.trainLoss, expectedLoss(spec, scaleIslands, seed)), JSON.stringify(spec))
@@ -218,7 +225,7 @@ describe("hierarchical cluster: composition", () => {
         const inner = sealedFlags.map((sealed, i) =>
           clusterDouble(`c${i}`, (recipe, seed) => Effect.succeed(simArtifact(recipe, seed)), sealed ? "sealed" : "shared")
         )
-        const cluster = await Effect.runPromise(Hierarchical.make({ crossSyncInterval: 4, inner }))
+        const cluster = await Effect.runPromise(Hierarchical.make({ crossSyncInterval: 4, inner }).pipe(Effect.provide(TestKey)))
         return (cluster.isolation === "sealed") === sealedFlags.every((s) => s)
       }),
       { numRuns: 200 }
@@ -242,7 +249,7 @@ describe("hierarchical cluster: composition", () => {
       )
       assert.strictEqual(mixed.isolation, "shared")
       assert.isTrue(Option.isNone(mixed.attestation))
-    }))
+    }).pipe(Effect.provide(TestKey)))
 
   it.effect("real inner artifacts: the merged artifact carries the first checkpoint and every ignored knob", () =>
     Effect.gen(function*() {
@@ -267,6 +274,8 @@ describe("hierarchical cluster: composition", () => {
       )
       assert.strictEqual(artifact.checkpoint, "/ckpt/prime/step_8")
       assert.deepStrictEqual(artifact.notApplied, ["keepFraction", "innerSteps", "outerLr"])
+      // the merged artifact is the hierarchy's own: signed anew under the operator key (SPEC §15.1)
+      assert.strictEqual(artifact.receipt, receiptOf(testKey, artifact))
       const simOnly = yield* trainWith(hierarchyOf(2, 4), scaleIslands, 3n)
       assert.isFalse("checkpoint" in simOnly)
       assert.isFalse("notApplied" in simOnly)
@@ -303,7 +312,7 @@ describe("hierarchical cluster: typed failures", () => {
         if (Either.isLeft(result)) assert.strictEqual(result.left._tag, "ClusterInvalid")
       }
       assert.isTrue(Either.isRight(yield* build({ crossSyncInterval: 1e-9, k: 1 })))
-    }))
+    }).pipe(Effect.provide(TestKey)))
 
   it.effect("k = 0 fails before any inner layer is built", () =>
     Effect.gen(function*() {
@@ -317,7 +326,7 @@ describe("hierarchical cluster: typed failures", () => {
       )
       assert.isTrue(Either.isLeft(result))
       assert.strictEqual(yield* Ref.get(builds), 0)
-    }))
+    }).pipe(Effect.provide(TestKey)))
 
   const failing = (id: string) =>
     layerOf(clusterDouble(id, () => Effect.fail(new BackendFailed({ backend: id, exitCode: 7, stderrTail: "boom" }))))
@@ -397,19 +406,19 @@ describe("hierarchical cluster: concurrency on the Clock", () => {
         4
       )
       assert.isTrue(close(artifact.trainLoss, expected))
-    }))
+    }).pipe(Effect.provide(TestKey)))
 
   it.effect("k = 8 with concurrency 4 finishes after two sleeps", () =>
     Effect.gen(function*() {
       const { sleeps } = yield* timeToFinish(8, 4)
       assert.strictEqual(sleeps, 2)
-    }))
+    }).pipe(Effect.provide(TestKey)))
 
   it.effect("without a concurrency setting all inner jobs run at once; concurrency 1 runs them one after another", () =>
     Effect.gen(function*() {
       assert.strictEqual((yield* timeToFinish(5, undefined)).sleeps, 1)
       assert.strictEqual((yield* timeToFinish(3, 1)).sleeps, 3)
-    }))
+    }).pipe(Effect.provide(TestKey)))
 
   it.effect("interrupting the hierarchy interrupts every running inner job", () =>
     Effect.gen(function*() {
@@ -429,7 +438,7 @@ describe("hierarchical cluster: concurrency on the Clock", () => {
       while ((yield* Ref.get(started)) < 8) yield* Effect.yieldNow()
       yield* Fiber.interrupt(fiber)
       assert.strictEqual(yield* Ref.get(interrupted), 8)
-    }))
+    }).pipe(Effect.provide(TestKey)))
 
   it.effect("an inner failure interrupts the sibling jobs still running", () =>
     Effect.gen(function*() {
@@ -447,7 +456,7 @@ describe("hierarchical cluster: concurrency on the Clock", () => {
       const exit = yield* Fiber.join(fiber)
       assert.isTrue(Exit.isFailure(exit))
       assert.strictEqual(yield* Ref.get(interrupted), 3)
-    }))
+    }).pipe(Effect.provide(TestKey)))
 })
 
 describe("trainmarket train --cluster with compositions (real process)", () => {

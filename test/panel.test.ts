@@ -2,9 +2,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
 import * as LocalSim from "../src/cluster/LocalSimCluster.js"
+import type { OperatorKey } from "../src/integrity/OperatorKey.js"
 import * as Panel from "../src/scorer/Panel.js"
 import { Scorer } from "../src/scorer/Scorer.js"
 import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
+import { signed, TestKey } from "./support/keys.js"
 import { close, type VecMeasurement, vectors } from "./support/vectors.js"
 
 const assertMeasured = (actual: VecMeasurement, expected: VecMeasurement, what: string) => {
@@ -15,7 +17,8 @@ const assertMeasured = (actual: VecMeasurement, expected: VecMeasurement, what: 
   assert.strictEqual(actual.cost, expected.cost)
 }
 
-const artifactOf = (c: (typeof vectors.panel)[number]) => LocalSim.trainUnchecked(c.recipe, BigInt(c.seed))
+/** The case's artifact as the market's simulated cluster returns it (signed under the operator key). */
+const artifactOf = (c: (typeof vectors.panel)[number]) => signed(LocalSim.trainUnchecked(c.recipe, BigInt(c.seed)))
 
 describe("panel: the reference cases", () => {
   for (const c of vectors.panel) {
@@ -34,7 +37,7 @@ describe("panel: the reference cases", () => {
           assertMeasured(actual.measured, expected.measured, `${c.name} referee ${i}`)
           assert.strictEqual(actual.accepts, expected.accepts, `${c.name} referee ${i} accepts`)
         })
-      }))
+      }).pipe(Effect.provide(TestKey)))
   }
 
   it.effect("the split claim is accepted 2-of-3 but rejected when all three must accept", () =>
@@ -44,7 +47,7 @@ describe("panel: the reference cases", () => {
       const judgement = yield* Panel.judge(unanimous, artifactOf(split), split.claim)
       assert.strictEqual(judgement.accepting, 2)
       assert.isFalse(judgement.accepted)
-    }))
+    }).pipe(Effect.provide(TestKey)))
 
   it.effect("majority(5, 13) is the reference 3-of-5 panel over shards 13..17", () =>
     Effect.gen(function*() {
@@ -53,7 +56,7 @@ describe("panel: the reference cases", () => {
       assert.strictEqual(panel.quorum, 3)
       assert.strictEqual((yield* Panel.majority(4, 12)).quorum, 3)
       assert.strictEqual((yield* Panel.majority(1, 12)).quorum, 1)
-    }))
+    }).pipe(Effect.provide(TestKey)))
 
   it.effect("NaN and infinite claims are accepted by no referee", () =>
     Effect.gen(function*() {
@@ -64,11 +67,11 @@ describe("panel: the reference cases", () => {
         assert.strictEqual(judgement.accepting, 0, String(claim))
         assert.isFalse(judgement.accepted)
       }
-    }))
+    }).pipe(Effect.provide(TestKey)))
 })
 
 describe("panel: construction errors are typed", () => {
-  const cases: ReadonlyArray<[string, Effect.Effect<Panel.Panel, unknown>]> = [
+  const cases: ReadonlyArray<[string, Effect.Effect<Panel.Panel, unknown, OperatorKey>]> = [
     ["an empty panel", Panel.make([], 1)],
     ["an empty shard list", Panel.ofShards([], 1)],
     ["quorum 0", Panel.ofShards([12, 16], 0)],
@@ -82,7 +85,7 @@ describe("panel: construction errors are typed", () => {
   for (const [name, build] of cases) {
     it.effect(name, () =>
       Effect.gen(function*() {
-        const error = yield* Effect.flip(build)
+        const error = yield* Effect.flip(Effect.provide(build, TestKey))
         assert.isTrue(error instanceof Object && "_tag" in error && error._tag === "PanelInvalid", String(error))
       }))
   }
@@ -128,17 +131,17 @@ describe("panel: consensus", () => {
       assert.isAbove(byMean.consensus - sorted[3]!, 1.9)
       assert.strictEqual(byMedian.accepting, 4)
       assert.isTrue(byMedian.accepted)
-    }))
+    }).pipe(Effect.provide(TestKey)))
 
   it("property: whatever one referee claims, the median stays within the honest referees' range", async () => {
     const artifact = artifactOf(honest)
-    const honestPanel = await Effect.runPromise(honestReferees([13, 14, 15, 16]))
+    const honestPanel = await Effect.runPromise(honestReferees([13, 14, 15, 16]).pipe(Effect.provide(TestKey)))
     const honestValues = honest.verdicts.slice(0, 4).map((v) => v.measured.value)
     const low = Math.min(...honestValues)
     const high = Math.max(...honestValues)
     await fc.assert(
       fc.asyncProperty(fc.double({ min: -1e6, max: 1e6, noNaN: true }), async (lie) => {
-        const panel = await Effect.runPromise(Panel.make([...honestPanel, liar(lie)], 3, "median"))
+        const panel = await Effect.runPromise(Panel.make([...honestPanel, liar(lie)], 3, "median").pipe(Effect.provide(TestKey)))
         const judgement = await Effect.runPromise(Panel.judge(panel, artifact, honest.claim))
         return judgement.consensus >= low - 1e-12 && judgement.consensus <= high + 1e-12
       }),
@@ -165,5 +168,5 @@ describe("panel: consensus", () => {
       const robust = yield* Panel.agree(yield* Panel.make(referees, 3, "median"), artifact)
       assert.isTrue(robust.agreed)
       assert.isAtLeast(robust.containing, 3)
-    }))
+    }).pipe(Effect.provide(TestKey)))
 })

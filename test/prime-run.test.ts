@@ -4,7 +4,6 @@
  * logs in prime's format: success for 1 and 4 islands, every failure mode as its typed
  * error, and no island process left alive after a failure, a deadline or an interruption.
  */
-import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
 import { createHash } from "node:crypto"
@@ -19,6 +18,7 @@ import type { Recipe } from "../src/domain/Recipe.js"
 import { runOneShot } from "../src/market/OneShot.js"
 import { Scorer } from "../src/scorer/Scorer.js"
 import { installStandIn, pidsIn, primeCheckout, removeTempDirs, running, tempDir, waitForPid } from "./fixtures/standins.js"
+import { NodeWithKey } from "./support/keys.js"
 import { afterAll } from "vitest"
 
 afterAll(removeTempDirs)
@@ -85,7 +85,7 @@ interface Received {
 const received = (dir: string, island: number): Received =>
   JSON.parse(fs.readFileSync(path.join(dir, `island-${island}.json`), "utf8"))
 
-layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("prime backend (real processes)", (it) => {
+layer(NodeWithKey, { excludeTestServices: true, timeout: "60 seconds" })("prime backend (real processes)", (it) => {
   it.effect("one island: the loss and checkpoint the stand-in reports, the config it checked", () =>
     Effect.gen(function*() {
       const { options, received: got } = setup({ "*": { finalLoss: 2.4567 } })
@@ -340,7 +340,7 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
     }))
 })
 
-layer(NodeContext.layer, { timeout: "60 seconds" })("prime backend (TestClock deadline)", (it) => {
+layer(NodeWithKey, { timeout: "60 seconds" })("prime backend (TestClock deadline)", (it) => {
   it.effect("a hung run is stopped at its deadline (on the Effect Clock): TrainingTimeout, and every island is gone", () =>
     Effect.gen(function*() {
       const { options, pids } = setup({ "*": { mode: "hang" } })

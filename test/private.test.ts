@@ -6,17 +6,21 @@ import * as Hierarchical from "../src/cluster/HierarchicalCluster.js"
 import * as LocalSim from "../src/cluster/LocalSimCluster.js"
 import * as Sealed from "../src/cluster/SealedCluster.js"
 import { TrainingCluster } from "../src/cluster/TrainingCluster.js"
+import { BackendFailed } from "../src/domain/Errors.js"
+import type { OperatorKey } from "../src/integrity/OperatorKey.js"
 import type { OneShotSpec } from "../src/market/OneShot.js"
 import { type PrivacySpec, type PrivateOutcome, runPrivate } from "../src/market/PrivateMarket.js"
 import { referenceCompetition } from "../src/market/Reference.js"
 import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
 import { keccakHex, localRefereeHash, TAG } from "./support/attestation.js"
+import { TestKey } from "./support/keys.js"
 import { close, vectors } from "./support/vectors.js"
 
-
+/** A cluster layer of this market: it signs under the operator key, which `run` provides. */
+type ClusterLayer = Layer.Layer<TrainingCluster, never, OperatorKey>
 
 /** A cluster layer that counts training calls, so a test can show a guard ran before any training. */
-const counted = (calls: Ref.Ref<number>, inner: Layer.Layer<TrainingCluster>) =>
+const counted = (calls: Ref.Ref<number>, inner: ClusterLayer) =>
   Layer.effect(
     TrainingCluster,
     Effect.map(TrainingCluster, (cluster) =>
@@ -40,7 +44,7 @@ const allSealedInner = Hierarchical.layer({
 const run = (
   spec: OneShotSpec,
   privacy: PrivacySpec,
-  cluster: Layer.Layer<TrainingCluster>,
+  cluster: ClusterLayer,
   attestation: Layer.Layer<Attestation.Attestation, never, never> | undefined = undefined
 ) =>
   Effect.gen(function*() {
@@ -51,7 +55,7 @@ const run = (
       : Layer.merge(attestation, base)
     const result = yield* Effect.either(Effect.provide(runPrivate(spec, privacy), layers))
     return { result, trained: yield* Ref.get(calls) }
-  })
+  }).pipe(Effect.provide(TestKey))
 
 const deny = { allowlist: [], defaultDeny: true }
 
@@ -60,7 +64,7 @@ const expectGuard = (
   tag: string,
   spec: OneShotSpec,
   privacy: PrivacySpec,
-  cluster: Layer.Layer<TrainingCluster>
+  cluster: ClusterLayer
 ) =>
   Effect.gen(function*() {
     const { result, trained } = yield* run(spec, privacy, cluster)
@@ -249,6 +253,42 @@ describe("private competitions that run (required tee none)", () => {
     Effect.gen(function*() {
       const { result } = yield* run(referenceCompetition, { tier: "black-box", requiredTee: "none" }, allSealedInner)
       assert.isTrue(Either.isRight(result))
+    }))
+
+  it.effect("a researcher whose training fails learns only the failure's tag; the others are judged and paid (SPEC §15.8)", () =>
+    Effect.gen(function*() {
+      // the simulator, except that 8 islands (scale-islands) runs out of memory
+      const failsOnEight: ClusterLayer = Layer.effect(
+        TrainingCluster,
+        Effect.map(TrainingCluster, (cluster) =>
+          TrainingCluster.of({
+            ...cluster,
+            train: (recipe, seed) =>
+              recipe.islands === 8
+                ? Effect.fail(new BackendFailed({ backend: "sim", exitCode: 137, stderrTail: "killed: out of memory" }))
+                : cluster.train(recipe, seed)
+          }))
+      ).pipe(Layer.provide(unsealed))
+      const { result, trained } = yield* run(referenceCompetition, { tier: "black-box", requiredTee: "none" }, failsOnEight)
+      assert.isTrue(Either.isRight(result))
+      if (Either.isLeft(result)) return
+      assert.strictEqual(trained, 6)
+      assert.deepStrictEqual(result.right.feedback, [
+        { researcher: "scale-islands", clears: false, failed: "BackendFailed" },
+        ...vectors.oneShot.candidates.slice(1).map((c) => ({ researcher: c.researcher, clears: c.clears }))
+      ])
+      assert.deepStrictEqual(result.right.ranked.map((r) => r.researcher), ["comm-efficient"])
+      assert.deepStrictEqual(result.right.payouts.map((p) => [p.researcher, p.wei]), [["comm-efficient", 500_000n]])
+    }))
+
+  it.effect("no researchers is CompetitionInvalid before any training", () =>
+    Effect.gen(function*() {
+      yield* expectGuard(
+        "CompetitionInvalid",
+        { ...referenceCompetition, researchers: [] },
+        { tier: "black-box", requiredTee: "none" },
+        unsealed
+      )
     }))
 })
 

@@ -9,6 +9,7 @@ import { MICROS_MAX, MICROS_MIN, toMicros, WEI_MAX } from "../src/domain/Money.j
 import { decodeRecipe } from "../src/domain/Recipe.js"
 import * as Reward from "../src/market/Reward.js"
 import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
+import { TestKey } from "./support/keys.js"
 import { jitterRef, measureRef, trainLossRef } from "./support/referenceModel.js"
 
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })
@@ -53,7 +54,7 @@ describe("simulator and scorer agree with an independent model", () => {
             const cluster = yield* LocalSim.make
             const artifact = yield* cluster.train(recipe, seed)
             return Number.isFinite(artifact.trainLoss)
-          })
+          }).pipe(Effect.provide(TestKey))
         )
       ),
       { numRuns: 300 }

@@ -6,7 +6,6 @@
  * stops them once the final checkpoint is on disk. Every failure mode is its typed
  * error, with no process left alive.
  */
-import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Option, Ref, TestClock } from "effect"
 import { createHash } from "node:crypto"
@@ -18,6 +17,7 @@ import * as Psyche from "../src/cluster/PsycheCluster.js"
 import { type ProgressEvent, TrainingCluster, TrainingProgress } from "../src/cluster/TrainingCluster.js"
 import type { Recipe } from "../src/domain/Recipe.js"
 import { runOneShot } from "../src/market/OneShot.js"
+import { NodeWithKey } from "./support/keys.js"
 import { Scorer } from "../src/scorer/Scorer.js"
 import {
   freePort,
@@ -82,7 +82,7 @@ const allGone = (pids: string) => {
   for (const pid of all) assert.isFalse(running(pid), `process ${pid} is still running`)
 }
 
-layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("psyche backend (real processes)", (it) => {
+layer(NodeWithKey, { excludeTestServices: true, timeout: "60 seconds" })("psyche backend (real processes)", (it) => {
   it.effect("one client: the loss and checkpoint it reports; the adapter stops a server that never exits", () =>
     Effect.gen(function*() {
       const { options, pids, received } = yield* setup({ clients: { "*": { finalLoss: 2.375 } } })
@@ -358,7 +358,7 @@ setInterval(() => {}, 1000)`
     }))
 })
 
-layer(NodeContext.layer, { timeout: "60 seconds" })("psyche backend (TestClock deadline)", (it) => {
+layer(NodeWithKey, { timeout: "60 seconds" })("psyche backend (TestClock deadline)", (it) => {
   it.effect("a hung run is stopped at its deadline (on the Effect Clock): TrainingTimeout, server and clients gone", () =>
     Effect.gen(function*() {
       const { options, pids } = yield* setup({ clients: { "*": { mode: "hang" } } })

@@ -5,7 +5,6 @@
  * DiLoCo recipe clears the default gate and is paid; the over-compressed recipe
  * (keepFraction 0.0005: one entry per tensor per sync) is gated out.
  */
-import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Either, Layer, Schema } from "effect"
 import * as fs from "node:fs"
@@ -18,7 +17,7 @@ import type { Recipe } from "../src/domain/Recipe.js"
 import { runOneShot } from "../src/market/OneShot.js"
 import * as CheckpointScorer from "../src/scorer/CheckpointScorer.js"
 import { tempDir } from "./fixtures/standins.js"
-import { testKey } from "./support/keys.js"
+import { NodeWithKey, testKey, trained } from "./support/keys.js"
 
 const baseline: Recipe = { islands: 1, innerSteps: 1, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }
 const goodDiloco: Recipe = { islands: 4, innerSteps: 16, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }
@@ -44,7 +43,7 @@ describe("the example competition file", () => {
   })
 })
 
-layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("a competition trained for real", (it) => {
+layer(NodeWithKey, { excludeTestServices: true, timeout: "60 seconds" })("a competition trained for real", (it) => {
   it.effect("a good DiLoCo recipe clears the default gate and is paid; the over-compressed one is gated", () =>
     Effect.gen(function*() {
       const dir = tempDir("real-competition")
@@ -72,12 +71,9 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
       assert.deepStrictEqual(outcome.winners, ["good-diloco"])
       assert.deepStrictEqual(outcome.payouts, [{ researcher: "good-diloco", wei: 1_000_000n }])
       // the over-compressed recipe trained (its checkpoint is real) and was scored worse than the baseline
-      const compressed = outcome.candidates.find((c) => c.researcher === "over-compress")
-      assert.isDefined(compressed)
-      if (compressed !== undefined) {
-        assert.isBelow(compressed.lift.ciUpper, 0)
-        assert.isTrue(fs.existsSync(compressed.artifact.checkpoint ?? ""))
-      }
+      const compressed = trained(outcome.candidates.find((c) => c.researcher === "over-compress"), "over-compress")
+      assert.isBelow(compressed.lift.ciUpper, 0)
+      assert.isTrue(fs.existsSync(compressed.artifact.checkpoint ?? ""))
     }))
 
   it.effect("a competition file's layers build the real cluster and the checkpoint scorer", () =>
@@ -90,19 +86,24 @@ layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("
         reward: { kind: "terminal-prize" },
         poolWei: "1",
         baseline: { recipe: baseline, seed: "0" },
-        researchers: []
+        researchers: [{ name: "solo", seed: "1", recipe: baseline }]
       })
-      const outcome = yield* runOneShot({
+      const spec = {
         id: file.id,
         gate: file.gate,
         reward: file.reward,
         poolWei: file.poolWei,
         baseline: file.baseline,
-        researchers: []
-      }).pipe(Effect.provide(layersOf(file)))
+        researchers: file.researchers
+      }
+      const outcome = yield* runOneShot(spec).pipe(Effect.provide(layersOf(file)))
       // the baseline was trained and scored on 12 shards (the file's evalShards) of 16 tokens
       assert.strictEqual(outcome.baseline.heldOut.n, 12)
       assert.strictEqual(outcome.baseline.heldOut.cost, 12 * 16)
       assert.isTrue(outcome.baseline.heldOut.value < 0 && outcome.baseline.heldOut.value > -Math.log(8) - 1)
+      assert.strictEqual(trained(outcome.candidates[0], "solo").heldOut.n, 12)
+      // a competition without researchers is refused before any training (SPEC §15.8)
+      const empty = yield* Effect.flip(runOneShot({ ...spec, researchers: [] }).pipe(Effect.provide(layersOf(file))))
+      assert.strictEqual(empty._tag, "CompetitionInvalid")
     }))
 })

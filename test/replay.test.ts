@@ -7,6 +7,7 @@ import { baseline as baselineRecipe, type Recipe } from "../src/domain/Recipe.js
 import * as Leaderboard from "../src/market/Leaderboard.js"
 import * as Replay from "../src/market/Replay.js"
 import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
+import { TestKey } from "./support/keys.js"
 import { measureRef, trainLossRef } from "./support/referenceModel.js"
 import { close, vectors } from "./support/vectors.js"
 
@@ -164,7 +165,7 @@ describe("replay form: the reference scenarios", () => {
         })
         assert.strictEqual(summary.spentWei.toString(), scenario.totalWei)
       }
-    }).pipe(Effect.provide(Layer.merge(LocalSim.layer, SimHeldOut.layer))))
+    }).pipe(Effect.provide(Layer.merge(LocalSim.layer, SimHeldOut.layer)), Effect.provide(TestKey)))
 
   it("a binding pool rejects a record whole: no pay, no new best (hand-computed from the improving scenario)", () => {
     const improving = continuous.scenarios.find((s) => s.name === "improving")!

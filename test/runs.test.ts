@@ -5,7 +5,6 @@
  * duration on the Effect Clock), and that a real run keeps its directory only when it
  * succeeds.
  */
-import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
 import { ConfigProvider, Effect, Fiber, TestClock } from "effect"
 import { createHash } from "node:crypto"
@@ -18,6 +17,7 @@ import * as Runs from "../src/cluster/Runs.js"
 import { TrainingCluster } from "../src/cluster/TrainingCluster.js"
 import type { Recipe } from "../src/domain/Recipe.js"
 import { removeTempDirs, tempDir, waitForPid, writeScript } from "./fixtures/standins.js"
+import { NodeWithKey } from "./support/keys.js"
 
 afterAll(removeTempDirs)
 
@@ -45,7 +45,7 @@ const fakeRun = (dir: string, name: string, files: Record<string, number>, mtime
 
 const recipe: Recipe = { islands: 1, innerSteps: 2, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }
 
-layer(NodeContext.layer)("run directories", (it) => {
+layer(NodeWithKey)("run directories", (it) => {
   it.effect("the cache directory: $XDG_CACHE_HOME/trainmarket, else $HOME/.cache/trainmarket", () =>
     Effect.gen(function*() {
       assert.strictEqual(yield* Runs.cacheDirectory.pipe(withEnv({ XDG_CACHE_HOME: "/x/cache", HOME: "/home/u" })), "/x/cache/trainmarket")
@@ -118,7 +118,7 @@ layer(NodeContext.layer)("run directories", (it) => {
     }))
 })
 
-layer(NodeContext.layer, { excludeTestServices: true, timeout: "60 seconds" })("run directories of real runs", (it) => {
+layer(NodeWithKey, { excludeTestServices: true, timeout: "60 seconds" })("run directories of real runs", (it) => {
   /** A stand-in trainer that writes a valid-looking run (a checkpoint file) but `mode` decides how it ends. */
   const trainer = (dir: string, body: string) =>
     writeScript(

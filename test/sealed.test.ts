@@ -8,6 +8,9 @@ import * as Sealed from "../src/cluster/SealedCluster.js"
 import { TrainingCluster } from "../src/cluster/TrainingCluster.js"
 import { TrainingTimeout } from "../src/domain/Errors.js"
 import type { Recipe } from "../src/domain/Recipe.js"
+import type { OperatorKey } from "../src/integrity/OperatorKey.js"
+import { sha256Hex, signed, TestKey, testKey } from "./support/keys.js"
+import { receiptOf } from "./support/receipts.js"
 import { trainLossRef } from "./support/referenceModel.js"
 
 const M64 = (1n << 64n) - 1n
@@ -21,22 +24,24 @@ const recipes: fc.Arbitrary<Recipe> = fc.record({
   keepFraction: fc.double({ min: 1e-4, max: 1, noNaN: true })
 })
 
-const serviceOf = <E>(layer: Layer.Layer<TrainingCluster, E>) => Effect.provide(TrainingCluster, layer)
+const serviceOf = <E>(layer: Layer.Layer<TrainingCluster, E, OperatorKey>) =>
+  Effect.provide(TrainingCluster, layer).pipe(Effect.provide(TestKey))
 
-/** A real-backend double: returns a checkpoint and ignored knobs. */
+/** A real-backend double: returns a checkpoint and ignored knobs (signed, as a cluster of this market). */
 const realBackend = TrainingCluster.of({
   id: "prime(debugmodel)",
   isolation: "shared",
   attestation: Option.none(),
   train: (recipe, seed) =>
-    Effect.succeed({
+    Effect.succeed(signed({
       recipe,
       trainSeed: seed,
       trainLoss: 3.25,
       clusterId: "prime(debugmodel)",
       checkpoint: "/runs/7/step_32",
+      checkpointSha256: sha256Hex("the checkpoint's bytes"),
       notApplied: ["keepFraction"]
-    })
+    }))
 })
 
 describe("sealed cluster wrapper", () => {
@@ -69,31 +74,35 @@ describe("sealed cluster wrapper", () => {
         const wrapped = yield* sealed.train(recipe, seed)
         assert.isTrue(Object.is(wrapped.trainLoss, plain.trainLoss))
         assert.isAtMost(Math.abs(wrapped.trainLoss - trainLossRef(recipe, seed)), 1e-12)
-        assert.deepStrictEqual({ ...wrapped, clusterId: "" }, { ...plain, clusterId: "" })
+        // the artifact names the wrapper, so the wrapper signs it anew (SPEC §15.1): only those two fields differ
+        assert.deepStrictEqual({ ...wrapped, clusterId: "", receipt: "" }, { ...plain, clusterId: "", receipt: "" })
         assert.strictEqual(wrapped.clusterId, "sealed(local-sim)")
+        assert.strictEqual(wrapped.receipt, receiptOf(testKey, wrapped))
       }
     }))
 
   it.effect("keeps a real backend's checkpoint and ignored knobs", () =>
     Effect.gen(function*() {
-      const sealed = Sealed.make(realBackend)
+      const sealed = yield* Sealed.make(realBackend)
       const recipe: Recipe = { islands: 2, innerSteps: 8, innerLr: 1e-3, outerLr: 0.7, keepFraction: 1 }
       const artifact = yield* sealed.train(recipe, 9n)
       assert.strictEqual(artifact.checkpoint, "/runs/7/step_32")
+      assert.strictEqual(artifact.checkpointSha256, sha256Hex("the checkpoint's bytes"))
       assert.deepStrictEqual(artifact.notApplied, ["keepFraction"])
       assert.strictEqual(artifact.trainLoss, 3.25)
+      assert.strictEqual(artifact.receipt, receiptOf(testKey, artifact))
       assert.strictEqual(text(Option.getOrUndefined(sealed.attestation)?.evidence), "tee-sim-cluster:prime(debugmodel)")
-    }))
+    }).pipe(Effect.provide(TestKey)))
 
   it.effect("passes the inner cluster's errors through unchanged", () =>
     Effect.gen(function*() {
       const timeout = new TrainingTimeout({ clusterId: "slow", deadlineMillis: 1000 })
-      const sealed = Sealed.make(TrainingCluster.of({ ...realBackend, train: () => Effect.fail(timeout) }))
+      const sealed = yield* Sealed.make(TrainingCluster.of({ ...realBackend, train: () => Effect.fail(timeout) }))
       const recipe: Recipe = { islands: 1, innerSteps: 1, innerLr: 1e-3, outerLr: 0.7, keepFraction: 1 }
       const result = yield* Effect.either(sealed.train(recipe, 1n))
       assert.isTrue(Either.isLeft(result))
       if (Either.isLeft(result)) assert.strictEqual(result.left, timeout)
-    }))
+    }).pipe(Effect.provide(TestKey)))
 
   it.effect("its report is an interface claim: it fails verification against every real TEE type", () =>
     Effect.gen(function*() {
