@@ -3,22 +3,32 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { tempDir } from "./fixtures/standins.js"
 import { jsonOf, runInProcess } from "./support/cli.js"
+import { testKey, writeKeyFile } from "./support/keys.js"
+import { expectedReceipt, refOf } from "./support/receipts.js"
 import { trainLossRef } from "./support/referenceModel.js"
 import { close, vectors } from "./support/vectors.js"
 
 const dir = tempDir("panel")
+// every command here runs under this operator key (the artifacts below are signed with it)
+process.env["TRAINMARKET_KEY_FILE"] = writeKeyFile(dir)
 
 type PanelCase = (typeof vectors.panel)[number]
 const byName = (name: string): PanelCase => vectors.panel.find((c) => c.name === name)!
 
-/** The case's artifact as `train --json` prints it; the loss from the independent reference model. */
-const artifactJson = (c: PanelCase): string =>
-  JSON.stringify({
-    recipe: c.recipe,
+/**
+ * The case's artifact as `train --json` prints it: the loss from the independent
+ * reference model, the ref and the receipt under the test key computed independently.
+ */
+const artifactJson = (c: PanelCase): string => {
+  const json = {
+    recipe: { ...c.recipe },
     trainSeed: String(c.seed),
     trainLoss: trainLossRef(c.recipe, BigInt(c.seed)),
-    clusterId: "local-sim"
-  })
+    clusterId: "local-sim",
+    ref: refOf(c.recipe, BigInt(c.seed))
+  }
+  return JSON.stringify({ ...json, receipt: expectedReceipt(testKey, json) })
+}
 
 interface JudgementDoc {
   accepted: boolean

@@ -66,7 +66,8 @@ describe("trainmarket binary", () => {
     const trained = await runCli(["train", "--recipe", JSON.stringify(scaleIslands), "--seed", seed, "--json"])
     assert.strictEqual(trained.code, 0, trained.stderr)
     const artifact = jsonOf(trained) as Record<string, unknown>
-    assert.deepStrictEqual(Object.keys(artifact).sort(), ["clusterId", "recipe", "ref", "trainLoss", "trainSeed"])
+    assert.deepStrictEqual(Object.keys(artifact).sort(), ["clusterId", "receipt", "recipe", "ref", "trainLoss", "trainSeed"])
+    assert.match(String(artifact["receipt"]), /^hmac-sha256:[0-9a-f]{64}$/)
     assert.strictEqual(artifact["trainSeed"], seed)
     assert.strictEqual(artifact["clusterId"], "local-sim")
     assert.match(String(artifact["ref"]), /^training:[0-9a-f]{16}$/)

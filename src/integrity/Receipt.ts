@@ -12,8 +12,8 @@
 import { hmac } from "@noble/hashes/hmac.js"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js"
-import type { FileSystem, Path } from "@effect/platform"
-import { Effect, Schema } from "effect"
+import { FileSystem, type Path } from "@effect/platform"
+import { Effect, Option, Schema } from "effect"
 import { checkpointSha256 } from "../domain/CheckpointHash.js"
 import { ref, TrainedArtifact } from "../domain/Artifact.js"
 import { ProvenanceInvalid } from "../domain/Errors.js"
@@ -100,6 +100,34 @@ export const verifyCheckpoint = (
     )
   )
 }
+
+/**
+ * The bytes of a one-file checkpoint, checked against `checkpointSha256` as they are
+ * read: a referee that evaluates these bytes evaluates exactly what was hashed. A
+ * directory (prime, Psyche) is checked by its manifest hash and yields no bytes (`None`).
+ */
+export const checkpointBytes = (
+  artifact: TrainedArtifact,
+  checkpoint: string
+): Effect.Effect<Option.Option<Uint8Array>, ProvenanceInvalid, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const stated = artifact.checkpointSha256
+    if (stated === undefined) {
+      return yield* new ProvenanceInvalid({ reason: `the artifact names checkpoint ${checkpoint} but no checkpointSha256` })
+    }
+    const fs = yield* FileSystem.FileSystem
+    const info = yield* fs.stat(checkpoint).pipe(
+      Effect.mapError((error) => new ProvenanceInvalid({ reason: `the checkpoint ${checkpoint} cannot be read (${error.message})` }))
+    )
+    if (info.type !== "File") return yield* Effect.as(verifyCheckpoint(artifact), Option.none())
+    const bytes = yield* fs.readFile(checkpoint).pipe(
+      Effect.mapError((error) => new ProvenanceInvalid({ reason: `the checkpoint ${checkpoint} cannot be read (${error.message})` }))
+    )
+    const digest = bytesToHex(sha256(bytes))
+    return constantTimeEqual(digest, stated)
+      ? Option.some(bytes)
+      : yield* new ProvenanceInvalid({ reason: `the bytes of checkpoint ${checkpoint} changed after training (sha256 ${digest})` })
+  })
 
 /** Everything a referee checks before measuring (SPEC §15.1): the receipt under `key`, then the checkpoint's bytes. */
 export const check = (

@@ -11,12 +11,12 @@
  * (SPEC §15.6), so a trainer that knows the data seed cannot generate them.
  */
 import { FileSystem, Path } from "@effect/platform"
-import { Effect, Either, Layer, Schema } from "effect"
+import { Effect, Either, Layer, Option, Schema } from "effect"
 import type { TrainedArtifact } from "../domain/Artifact.js"
 import { intIn } from "../domain/Checks.js"
 import { CheckpointMalformed, ScorerInvalid, ScorerRefused } from "../domain/Errors.js"
 import { type Measurement, type Split, Z_95 } from "../domain/Measurement.js"
-import { readCheckpoint } from "../trainer/Checkpoint.js"
+import { decodeCheckpoint } from "../trainer/Checkpoint.js"
 import {
   DataOption,
   type DataSpec,
@@ -131,11 +131,12 @@ const evaluate = (
   clusterId: string,
   scorer: string,
   checkpointPath: string,
+  bytes: Uint8Array,
   data: DataSpec,
   shards: ReadonlyArray<Shard>
 ): Effect.Effect<ReadonlyArray<number>, CheckpointMalformed | ScorerRefused> =>
   Effect.gen(function*() {
-    const checkpoint = yield* readCheckpoint(checkpointPath)
+    const checkpoint = yield* decodeCheckpoint(bytes)
     if (!sameSource(checkpoint.data, data)) {
       return yield* new ScorerRefused({
         scorer,
@@ -193,7 +194,7 @@ export const make = (
     const measure = (artifact: TrainedArtifact, split: Split) =>
       Effect.gen(function*() {
         // the receipt, then the checkpoint's bytes, before anything is measured (SPEC §15.1)
-        yield* Effect.provide(Receipt.check(key, artifact), files)
+        yield* Receipt.verify(key, artifact)
         const checkpoint = artifact.checkpoint
         if (checkpoint === undefined) {
           return yield* new ScorerRefused({
@@ -201,7 +202,15 @@ export const make = (
             reason: `artifact from ${artifact.clusterId} carries no checkpoint: there are no trained weights to evaluate`
           })
         }
-        const losses = yield* evaluate(artifact.clusterId, id, checkpoint, data, splits[split])
+        // the bytes that are hashed are the bytes that are evaluated: nothing can be swapped in between
+        const bytes = yield* Effect.provide(Receipt.checkpointBytes(artifact, checkpoint), files)
+        if (Option.isNone(bytes)) {
+          return yield* new CheckpointMalformed({
+            backend: artifact.clusterId,
+            reason: `the checkpoint ${checkpoint} is a directory; this scorer evaluates the trainer's one-file checkpoints`
+          })
+        }
+        const losses = yield* evaluate(artifact.clusterId, id, checkpoint, bytes.value, data, splits[split])
         const bad = losses.findIndex((loss) => !Number.isFinite(loss))
         if (bad >= 0) {
           return yield* new CheckpointMalformed({

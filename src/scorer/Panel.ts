@@ -55,7 +55,7 @@ export const make = (
   referees: ReadonlyArray<Scorer["Type"]>,
   quorum: number,
   consensus: Consensus = "mean"
-): Effect.Effect<Panel, PanelInvalid, OperatorKey> => {
+): Effect.Effect<Panel, PanelInvalid> => {
   if (referees.length === 0) return Effect.fail(new PanelInvalid({ reason: "a panel needs at least one referee" }))
   if (!Number.isInteger(quorum) || quorum < 1 || quorum > referees.length) {
     return Effect.fail(
