@@ -31,7 +31,22 @@ describe("the packed package in a consumer's project", () => {
       // the consumer depends on "file:trainmarket.tgz"; its lock pins every other package,
       // so the install needs nothing but the npm cache (a changed dependency list: node scripts/consumer-lock.mjs)
       fs.copyFileSync(tarball, path.join(consumer, "trainmarket.tgz"))
-      npm(["ci", "--offline", "--no-audit", "--no-fund"], consumer)
+      // the lock must pin what the packed package depends on today, or the install is not the package's
+      const lock = JSON.parse(fs.readFileSync(path.join(consumer, "package-lock.json"), "utf8")) as {
+        packages: Record<string, { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> }>
+      }
+      const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as {
+        dependencies?: Record<string, string>
+        peerDependencies?: Record<string, string>
+      }
+      const locked = lock.packages["node_modules/trainmarket"]
+      assert.deepStrictEqual(
+        [locked?.dependencies ?? {}, locked?.peerDependencies ?? {}],
+        [manifest.dependencies ?? {}, manifest.peerDependencies ?? {}],
+        "examples/consumer/package-lock.json is stale: run npm run build && node scripts/consumer-lock.mjs"
+      )
+      // no install scripts: the example never opens a SQLite store, so better-sqlite3 needs no native build here
+      npm(["ci", "--offline", "--ignore-scripts", "--no-audit", "--no-fund"], consumer)
       // one Effect in the consumer's tree: the library resolves the consumer's own copy
       assert.isFalse(fs.existsSync(path.join(consumer, "node_modules", "trainmarket", "node_modules", "effect")))
       assert.isTrue(fs.existsSync(path.join(consumer, "node_modules", "effect", "package.json")))
