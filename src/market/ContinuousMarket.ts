@@ -591,9 +591,7 @@ export const make = (
     /** Claim one job, train it, journal its measurements; false when there was nothing to claim. */
     const runOneJob: Effect.Effect<boolean, StoreFailed, Scope.Scope> = Effect.gen(function*() {
       if (yield* Ref.get(draining)) return false
-      const queued = yield* reading((current) =>
-        current.submissions.filter((s) => s.judged === undefined && s.status !== "failed").map((s) => s.id)
-      )
+      const queued = yield* reading((current) => [...current.unfinished])
       if (queued.length === 0) return false
       const claimed = yield* store.claim(queued)
       if (Option.isNone(claimed)) return false

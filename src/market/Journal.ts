@@ -155,6 +155,8 @@ export interface State {
   commits: Map<string, Commitment>
   submissions: Array<Submission>
   ids: Map<string, number>
+  /** Submissions not yet measured or failed (training jobs to do), in submission order. */
+  unfinished: Set<string>
   /** Accepted recipes (canonical JSON) and the commit order that owns each (commit-reveal). */
   recipes: Map<string, number>
   /** Acceptance times per researcher (budgets). */
@@ -182,6 +184,7 @@ export const empty = (): State => ({
   commits: new Map(),
   submissions: [],
   ids: new Map(),
+  unfinished: new Set(),
   recipes: new Map(),
   acceptedAt: new Map(),
   standing: Settlement.initialStanding,
@@ -247,6 +250,7 @@ export const apply = (state: State, stored: Stored): void => {
       const order = commit?.order ?? Number.MAX_SAFE_INTEGER
       if (owner === undefined || order < owner) state.recipes.set(key, order)
       state.ids.set(event.submissionId, event.index)
+      state.unfinished.add(event.submissionId)
       const times = state.acceptedAt.get(event.researcher) ?? []
       times.push(event.at)
       state.acceptedAt.set(event.researcher, times)
@@ -277,6 +281,7 @@ export const apply = (state: State, stored: Stored): void => {
       if (submission.judged !== undefined || submission.status === "failed") return
       submission.judged = Settlement.judged(event.perSeed)
       submission.trained = event.trained
+      state.unfinished.delete(submission.id)
       if (submission.status !== "settled") submission.status = "training"
       return
     }
@@ -286,6 +291,7 @@ export const apply = (state: State, stored: Stored): void => {
       if (submission.status === "settled" || submission.status === "failed" || submission.judged !== undefined) return
       submission.status = "failed"
       submission.error = event.error
+      state.unfinished.delete(submission.id)
       advance(state)
       return
     }
