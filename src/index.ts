@@ -55,6 +55,7 @@ export * as Rules from "./market/Rules.js"
 export * as Seeds from "./market/Seeds.js"
 export * as Settlement from "./market/Settlement.js"
 export * as MarketStore from "./store/MarketStore.js"
+export * as PgStore from "./store/PgStore.js"
 
 export * as Attestation from "./attestation/Attestation.js"
 export * as AttestationReport from "./attestation/AttestationReport.js"

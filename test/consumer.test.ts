@@ -6,21 +6,24 @@
  * runs on.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { execFileSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { promisify } from "node:util"
 import { repoRoot, runNode } from "./support/cli.js"
 import { vectors } from "./support/vectors.js"
 
-const npm = (args: ReadonlyArray<string>, cwd: string): string =>
-  execFileSync("npm", [...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_update_notifier: "false" } })
+// asynchronous, so the test worker keeps answering vitest while npm installs (minutes)
+const exec = promisify(execFile)
+const npm = async (args: ReadonlyArray<string>, cwd: string): Promise<string> =>
+  (await exec("npm", [...args], { cwd, encoding: "utf8", env: { ...process.env, npm_config_update_notifier: "false" } })).stdout
 
 describe("the packed package in a consumer's project", () => {
   it("installs offline, type-checks and runs examples/consumer", { timeout: 240_000 }, async () => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "trainmarket-consumer-"))
     try {
-      const packed = JSON.parse(npm(["pack", "--json", "--pack-destination", work], repoRoot)) as Array<{ filename: string }>
+      const packed = JSON.parse(await npm(["pack", "--json", "--pack-destination", work], repoRoot)) as Array<{ filename: string }>
       const tarball = path.join(work, packed[0]?.filename ?? "")
       assert.isTrue(fs.existsSync(tarball), "npm pack wrote the tarball")
       const consumer = path.join(work, "consumer")
@@ -46,13 +49,13 @@ describe("the packed package in a consumer's project", () => {
         "examples/consumer/package-lock.json is stale: run npm run build && node scripts/consumer-lock.mjs"
       )
       // no install scripts: the example never opens a SQLite store, so better-sqlite3 needs no native build here
-      npm(["ci", "--offline", "--ignore-scripts", "--no-audit", "--no-fund"], consumer)
+      await npm(["ci", "--offline", "--ignore-scripts", "--no-audit", "--no-fund"], consumer)
       // one Effect in the consumer's tree: the library resolves the consumer's own copy
       assert.isFalse(fs.existsSync(path.join(consumer, "node_modules", "trainmarket", "node_modules", "effect")))
       assert.isTrue(fs.existsSync(path.join(consumer, "node_modules", "effect", "package.json")))
       // strict, with the library's declarations checked too (skipLibCheck off)
       const tsc = path.join(consumer, "node_modules", "typescript", "bin", "tsc")
-      execFileSync(process.execPath, [tsc], { cwd: consumer })
+      await exec(process.execPath, [tsc], { cwd: consumer })
       const run = await runNode([path.join(consumer, "dist", "main.js"), "competition.json"], { cwd: consumer })
       assert.strictEqual(run.code, 0, run.stderr)
       const [simulated, composed] = run.stdout.split("on a hierarchy of two simulated clusters:")

@@ -20,6 +20,7 @@ import * as SimHeldOut from "../src/scorer/HeldOutScorer.js"
 import { MarketStore } from "../src/store/MarketStore.js"
 import * as Store from "../src/store/MarketStore.js"
 import { signed, TestKey, testKey } from "./support/keys.js"
+import { simulatedAround } from "./support/market.js"
 import { vectors } from "./support/vectors.js"
 
 const r = (islands: number, innerSteps: number, keepFraction: number, innerLr = 0.003): Recipe => ({
@@ -37,16 +38,7 @@ const baseConfig: Continuous.MarketConfig = {
 }
 
 /** The simulator (signed under the test key), counting the training runs it does. */
-const countingCluster = (calls: Ref.Ref<number>) =>
-  Layer.succeed(
-    TrainingCluster,
-    TrainingCluster.of({
-      id: LocalSim.clusterId,
-      isolation: "shared",
-      attestation: Option.none(),
-      train: (recipe, seed) => Effect.as(Ref.update(calls, (n) => n + 1), signed(LocalSim.trainUnchecked(recipe, seed)))
-    })
-  )
+const countingCluster = (calls: Ref.Ref<number>) => simulatedAround((_recipe, train) => Effect.zipRight(Ref.update(calls, (n) => n + 1), train))
 
 const services = (cluster: Layer.Layer<TrainingCluster>) =>
   Layer.mergeAll(cluster, SimHeldOut.layer, Store.layerMemory).pipe(Layer.provideMerge(TestKey))

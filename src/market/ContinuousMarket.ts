@@ -635,11 +635,16 @@ export const make = (
     const counted = <A, E, R>(self: Effect.Effect<A, E, R>) =>
       Effect.acquireUseRelease(Ref.update(running, (n) => n + 1), () => self, () => Ref.update(running, (n) => n - 1))
 
+    /** Real time, whatever the market's clock: how often to look at a shared store. */
+    const poll = Effect.sleep(Duration.millis(pollMillis)).pipe(Effect.withClock(Clock.make()))
+
     const worker = Effect.gen(function*() {
       const wake = yield* subscribeSignals
+      // on a shared store a job becomes claimable again without any new event when its process dies: look again
+      const idle = store.shared ? Effect.raceFirst(Queue.take(wake), poll) : Queue.take(wake)
       for (;;) {
         const worked = yield* counted(Effect.scoped(runOneJob))
-        if (!worked) yield* Queue.take(wake)
+        if (!worked) yield* idle
       }
     })
 
@@ -701,7 +706,7 @@ export const make = (
 
     const settler = Effect.gen(function*() {
       // on a shared store only one process settles: the others wait for the role
-      while (!(yield* store.settlerRole)) yield* Effect.sleep(Duration.millis(pollMillis))
+      while (!(yield* store.settlerRole)) yield* poll
       const wake = yield* subscribeSignals
       const timeAtTop = rules.schedule.kind === "time-at-top"
       if (timeAtTop) {
@@ -719,12 +724,13 @@ export const make = (
       }
     })
 
-    const follower = Effect.forever(
-      Effect.zipRight(Effect.sleep(Duration.millis(pollMillis)), mutex.withPermits(1)(catchUp))
-    ).pipe(Effect.withClock(Clock.make()))
+    const follower = Effect.forever(Effect.zipRight(poll, mutex.withPermits(1)(catchUp)))
 
+    /** A background loop: a store failure (a database restarting) is logged, and the loop starts again a poll later. */
     const background = (self: Effect.Effect<unknown, StoreFailed, Scope.Scope>) =>
-      Effect.forkScoped(Effect.scoped(self).pipe(Effect.catchAll((error) => Effect.logError(error.message))))
+      Effect.forkScoped(
+        Effect.forever(Effect.scoped(self).pipe(Effect.catchAll((error) => Effect.zipRight(Effect.logError(error.message), poll))))
+      )
     for (let i = 0; i < rules.concurrency; i++) yield* background(worker)
     yield* background(settler)
     if (store.shared) yield* background(follower)

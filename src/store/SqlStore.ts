@@ -12,7 +12,7 @@
 import * as Migrator from "@effect/sql/Migrator"
 import { SqlClient } from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
-import { Effect, Schema } from "effect"
+import { Cause, Effect, Option, Schema } from "effect"
 import { StoreFailed } from "../domain/Errors.js"
 import * as Journal from "../market/Journal.js"
 
@@ -66,6 +66,44 @@ export const describe = (error: { readonly message: string; readonly cause?: unk
 /** A SQL failure as the typed error the market reports. */
 export const failed = (store: string, what: string) => (error: SqlError): StoreFailed =>
   new StoreFailed({ store, reason: `${what}: ${describe(error)}` })
+
+/**
+ * Why a store could not be opened, as the typed refusal: drivers throw (a defect) on
+ * some bad inputs (a file that is not a database), so the whole cause is looked at.
+ */
+export const openFailed = (store: string) => (cause: Cause.Cause<unknown>): StoreFailed => {
+  const error = Cause.squash(cause)
+  if (error instanceof StoreFailed) return error
+  const reason = error instanceof Error || (typeof error === "object" && error !== null && "message" in error)
+    ? describe({ message: String(error.message), cause: "cause" in error ? error.cause : undefined })
+    : String(error)
+  return new StoreFailed({ store, reason: `cannot be opened as a market store: ${reason}` })
+}
+
+/**
+ * The store's `locked`: `self` in one transaction on `sql`, after `lock` (the store's
+ * write lock, if the transaction alone is not one). Every driver failure is
+ * `StoreFailed`, also a failed commit (which `withTransaction` reports as a defect).
+ */
+const transaction = (store: string, sql: SqlClient, lock: Effect.Effect<unknown, SqlError>) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | StoreFailed, R> =>
+  sql.withTransaction(Effect.zipRight(lock, self)).pipe(
+    Effect.catchIf(isSqlError, (error) => Effect.fail(failed(store, "a transaction failed")(error))),
+    Effect.catchSomeDefect((defect) =>
+      isSqlError(defect) ? Option.some(Effect.fail(failed(store, "a transaction failed")(defect))) : Option.none()
+    )
+  )
+
+/**
+ * The journal half of a SQL store over the client `sql`: `read`, `append`, and `locked`
+ * (one transaction, after `lock` takes the store's write lock when the transaction alone
+ * is not one).
+ */
+export const journal = (store: string, sql: SqlClient, lock: Effect.Effect<unknown, SqlError>) => ({
+  read: (afterSeq: number) => Effect.provideService(read(store, afterSeq), SqlClient, sql),
+  append: (events: ReadonlyArray<Journal.MarketEvent>) => Effect.provideService(append(store, events), SqlClient, sql),
+  locked: transaction(store, sql, lock)
+})
 
 /** Read the journal after `afterSeq`; an event that does not decode is reported by its number. */
 export const read = (store: string, afterSeq: number) =>

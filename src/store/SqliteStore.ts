@@ -10,8 +10,8 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqliteMigrator from "@effect/sql-sqlite-node/SqliteMigrator"
 import { SqlClient } from "@effect/sql/SqlClient"
 import type { CommandExecutor, FileSystem, Path } from "@effect/platform"
-import { Cause, Effect, Layer } from "effect"
-import { StoreFailed } from "../domain/Errors.js"
+import { Effect, Layer } from "effect"
+import type { StoreFailed } from "../domain/Errors.js"
 import { MarketStore, localClaims } from "./MarketStore.js"
 import * as SqlStore from "./SqlStore.js"
 
@@ -27,12 +27,8 @@ export const make = (name: string) =>
     return MarketStore.of({
       name,
       shared: false,
-      read: (afterSeq) => Effect.provideService(SqlStore.read(name, afterSeq), SqlClient, sql),
-      locked: (self) =>
-        sql.withTransaction(self).pipe(
-          Effect.catchIf(SqlStore.isSqlError, (error) => Effect.fail(SqlStore.failed(name, "a transaction failed")(error)))
-        ),
-      append: (events) => Effect.provideService(SqlStore.append(name, events), SqlClient, sql),
+      // one process, one connection: the transaction is the write lock
+      ...SqlStore.journal(name, sql, Effect.void),
       claim,
       settlerRole: Effect.succeed(true)
     })
@@ -51,18 +47,6 @@ export const layer = (
     Layer.provide(migrated),
     Layer.provide(client),
     // better-sqlite3 throws (a defect) on a file that is not a database: a typed refusal here
-    Layer.catchAllCause((cause) => {
-      const error = Cause.squash(cause)
-      return Layer.fail(
-        error instanceof StoreFailed ? error : new StoreFailed({
-          store: filename,
-          reason: `cannot be opened as a market store: ${
-            error instanceof Error || (typeof error === "object" && error !== null && "message" in error)
-              ? SqlStore.describe({ message: String(error.message), cause: "cause" in error ? error.cause : undefined })
-              : String(error)
-          }`
-        })
-      )
-    })
+    Layer.catchAllCause((cause) => Layer.fail(SqlStore.openFailed(filename)(cause)))
   )
 }
