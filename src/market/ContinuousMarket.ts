@@ -273,6 +273,12 @@ export class ContinuousMarket extends Context.Tag("trainmarket/ContinuousMarket"
     readonly audit: Effect.Effect<Journal.Audit, StoreFailed>
     /** Public events (records, epoch credits) from now on. */
     readonly events: Stream.Stream<PublicEvent>
+    /**
+     * Public events from the moment this effect runs (subscribed at once, for as long as
+     * the scope lives): what a server needs to promise a client it misses nothing after
+     * its first byte.
+     */
+    readonly subscribe: Effect.Effect<Stream.Stream<PublicEvent>, never, Scope.Scope>
     /** Stop taking jobs, let running ones finish within `grace`, settle what is measured. */
     readonly drain: (grace: Duration.DurationInput) => Effect.Effect<void>
   }
@@ -956,6 +962,7 @@ export const make = (
       log: reading((current) => [...current.ledger]),
       audit: reading(Journal.audit),
       events: Stream.fromPubSub(publicEvents),
+      subscribe: Stream.fromPubSub(publicEvents, { scoped: true }),
       drain
     })
   })
