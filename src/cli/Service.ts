@@ -16,7 +16,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import { bytesToHex, randomBytes } from "@noble/hashes/utils.js"
 import { Context, Duration, Effect, Layer, Logger, Option, Schema, Stream } from "effect"
 import { BadInput, StoreFailed } from "../domain/Errors.js"
-import { Recipe } from "../domain/Recipe.js"
+import { decodeRecipe } from "../domain/Recipe.js"
 import * as Json from "../files/Json.js"
 import * as Layers from "../Layers.js"
 import * as Continuous from "../market/ContinuousMarket.js"
@@ -184,7 +184,7 @@ const calling = <A, E, R>(address: string, self: Effect.Effect<A, E, R>) =>
 /** `market submit`. */
 export const submitCommand = Command.make("submit", { url, token, recipe, json }, (options) =>
   Effect.gen(function*() {
-    const valid = yield* Json.readArgument(Recipe, options.recipe, "--recipe")
+    const valid = yield* Effect.flatMap(Json.readArgument(Schema.Unknown, options.recipe, "--recipe"), decodeRecipe)
     const submitted = yield* calling(
       options.url,
       Effect.flatMap(Client.make(options.url, options.token), (client) => Client.submit(client, valid))

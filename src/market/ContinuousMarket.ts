@@ -941,8 +941,13 @@ export const make = (
     const drain = (grace: Duration.DurationInput): Effect.Effect<void> =>
       Effect.gen(function*() {
         yield* Ref.set(draining, true)
-        const idle = Effect.repeat(Ref.get(running), { until: (n) => n <= 0, schedule: Schedule.spaced(Duration.millis(50)) })
-        yield* Effect.timeout(idle, grace).pipe(Effect.ignore)
+        // polled against a deadline rather than raced with a timeout: a service drains from a
+        // finalizer, where nothing can be interrupted, and a timeout there would wait for the jobs
+        const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(grace)
+        yield* Effect.repeat(Effect.all([Ref.get(running), Clock.currentTimeMillis]), {
+          until: ([jobs, now]) => jobs <= 0 || now >= deadline,
+          schedule: Schedule.spaced(Duration.millis(50))
+        })
         yield* Effect.ignore(settleReady)
       })
 

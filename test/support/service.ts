@@ -6,8 +6,9 @@
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpServer from "@effect/platform/HttpServer"
-import { Layer } from "effect"
+import { Layer, Option } from "effect"
 import * as LocalSim from "../../src/cluster/LocalSimCluster.js"
+import { TrainingCluster } from "../../src/cluster/TrainingCluster.js"
 import { defaultGate } from "../../src/domain/Measurement.js"
 import { baseline as baselineRecipe, type Recipe } from "../../src/domain/Recipe.js"
 import * as Continuous from "../../src/market/ContinuousMarket.js"
@@ -46,6 +47,13 @@ export const baseConfig: Continuous.MarketConfig = {
   schedule: { kind: "record-bounty", epsilonMicros: 1000n, weiPerMicro: 1_000_000_000n },
   baseline: { recipe: baselineRecipe, seed: 0n }
 }
+
+/** A cluster that trains with `train` and says it is the simulator (signed results: `signed(LocalSim.trainUnchecked(…))`). */
+export const simCluster = (train: TrainingCluster["Type"]["train"]) =>
+  Layer.succeed(
+    TrainingCluster,
+    TrainingCluster.of({ id: LocalSim.clusterId, isolation: "shared", attestation: Option.none(), train })
+  )
 
 /** The market (simulator, referee, memory journal, test key) as a layer. */
 export const marketLayer = (config: Continuous.MarketConfig = baseConfig) =>
