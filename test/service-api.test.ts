@@ -9,6 +9,7 @@
  * answers 503.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -18,6 +19,7 @@ import * as Continuous from "../src/market/ContinuousMarket.js"
 import * as Replay from "../src/market/Replay.js"
 import * as Api from "../src/service/Api.js"
 import * as Client from "../src/service/Client.js"
+import * as ServedMarket from "../src/service/ServedMarket.js"
 import * as Server from "../src/service/Server.js"
 import { baseConfig, r, served, tokens } from "./support/service.js"
 
@@ -426,6 +428,19 @@ describe("the API document (GET /openapi.json)", () => {
       for (const status of ["201", "202", "400", "401", "403", "404", "409", "413", "429", "503"]) assert.isTrue(statuses.has(status), status)
       assert.notInclude(JSON.stringify(document), "HttpApiDecodeError")
     }).pipe(Effect.provide(served())))
+})
+
+describe("the example served market (examples/service-market.json)", () => {
+  it.effect("loads, and its digests are those of the example tokens docs/service.md gives", () =>
+    Effect.gen(function*() {
+      const file = yield* ServedMarket.load("examples/service-market.json")
+      assert.deepStrictEqual(ServedMarket.identify(file.access, "operator-example-token"), { role: "operator" })
+      assert.deepStrictEqual(ServedMarket.identify(file.access, "alice-example-token"), { role: "researcher", name: "alice" })
+      assert.deepStrictEqual(ServedMarket.identify(file.access, "bob-example-token"), { role: "researcher", name: "bob" })
+      assert.isUndefined(ServedMarket.identify(file.access, "alice-example-token "))
+      // the journal keeps the file without its access block
+      assert.notProperty(ServedMarket.journaled(file), "access")
+    }).pipe(Effect.provide(NodeContext.layer)))
 })
 
 describe("several researchers at once (SPEC §16)", () => {

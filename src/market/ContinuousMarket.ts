@@ -443,9 +443,18 @@ export const make = (
      * once (one fsync for the batch), and only then answers each write. A failed commit
      * answers every write of the batch with the failure and folds the journal afresh.
      */
+    /**
+     * Before a batch, let the event loop read what arrived meanwhile: a SQLite commit
+     * blocks the loop while it syncs, so requests pile up unread in their sockets, and
+     * without a turn of the loop each batch would hold one write. Real time (a market
+     * on the TestClock still writes at once).
+     */
+    const gather = Effect.sleep(Duration.millis(1)).pipe(Effect.withClock(Clock.make()))
+
     const writer = Effect.forever(
       Effect.gen(function*() {
         const first = yield* Queue.take(writes)
+        yield* gather
         const batch = [first, ...(yield* Queue.takeUpTo(writes, 255))]
         const published: Array<PublicEvent> = []
         const outcome = yield* mutex.withPermits(1)(
