@@ -111,7 +111,7 @@ const authentication = (access: Access) =>
           Effect.flatMap(caller(access, token), (who) =>
             who.role === "researcher"
               ? Effect.succeed(who.name)
-              : Effect.fail(new Api.Forbidden({ message: "only researchers submit: the operator's token cannot" })))
+              : Effect.fail(new Api.Forbidden({ message: "only researchers submit, commit and reveal: the operator's token cannot" })))
       })
     ),
     Layer.succeed(
