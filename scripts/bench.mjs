@@ -6,7 +6,11 @@
 // in the same process. Peak memory is measured in fresh child processes at two sizes
 // (300,000, N and 3N submissions), so "independent of N" is checked, not assumed.
 // With --json it prints one JSON document; it also includes the trainer benchmark
-// (scripts/bench-trainer.mjs, `benchTrainer()`) under "trainer" when that file exists.
+// (scripts/bench-trainer.mjs, `benchTrainer()`) under "trainer" when that file exists,
+// and the live market's intake (scripts/bench-intake.mjs, `benchIntake()`: submissions
+// answered per second and p50/p99 latency at 64 concurrent clients against a real
+// `market serve`, beside a bare node:http handler doing one durable SQLite insert per
+// request) under "intake".
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -205,6 +209,22 @@ if (existsSync(trainerScript)) {
   } catch (error) {
     report.trainer = { error: error instanceof Error ? error.message : String(error) }
     log(`trainer benchmark failed: ${report.trainer.error}`)
+  }
+}
+
+const intakeScript = fileURLToPath(new URL("./bench-intake.mjs", import.meta.url))
+if (existsSync(intakeScript)) {
+  try {
+    const { benchIntake } = await import(pathToFileURL(intakeScript).href)
+    report.intake = await benchIntake()
+    const { bareSqliteHandler: bare, service } = report.intake
+    log(`intake, ${report.intake.clients} clients over loopback:`)
+    log(`  bare node:http + durable SQLite insert  ${bare.perSecond}/s  p50 ${bare.p50Ms} ms  p99 ${bare.p99Ms} ms`)
+    log(`  market serve (simulated cluster)        ${service.perSecond}/s  p50 ${service.p50Ms} ms  p99 ${service.p99Ms} ms`)
+    log(`  ratio ${report.intake.ratioToBare} (the issue asks for at least 1/3)`)
+  } catch (error) {
+    report.intake = { error: error instanceof Error ? error.message : String(error) }
+    log(`intake benchmark failed: ${report.intake.error}`)
   }
 }
 

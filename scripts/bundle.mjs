@@ -16,10 +16,12 @@ const shared = {
   packages: "bundle"
 }
 
-// The CLI never trains: TensorFlow.js stays out of it.
+// The CLI never trains: TensorFlow.js stays out of it. better-sqlite3 (the journal of
+// `market serve`) is a native addon that finds its compiled binding on disk: it is
+// loaded from node_modules at run time.
 await build({
   ...shared,
-  external: ["@tensorflow/*"],
+  external: ["@tensorflow/*", "better-sqlite3"],
   banner: { js: "import { createRequire as __trainmarketRequire } from 'node:module'; const require = __trainmarketRequire(import.meta.url);" },
   entryPoints: ["src/bin.ts"],
   outfile: "dist/bin.js"

@@ -8,21 +8,25 @@
  *   (the referee's data source follows the file's cluster, `ScorerSpec.alongside`).
  * - `simulated`: the built-in simulator and its held-out referee (the reference scenario).
  * - `operatorKey(keyFile)`: the key receipts, market seeds and the referee's held-out shards derive from.
+ * - `store(spec)`: the live market's journal a `--store` names (a SQLite file, or a PostgreSQL URL).
  * - `platform`: the Node services (processes, files, paths, terminal) everything runs on.
  *
  * A progress sink (`TrainingProgress`) is optional: given one, real backends report
  * their training lines to it.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Layer, Option } from "effect"
+import { type CommandExecutor, FileSystem, type Path } from "@effect/platform"
+import { Effect, Layer, Option } from "effect"
 import * as ClusterSpec from "./cluster/ClusterSpec.js"
 import * as LocalSimCluster from "./cluster/LocalSimCluster.js"
 import type { TrainingCluster, TrainingProgress } from "./cluster/TrainingCluster.js"
-import type { ClusterInvalid, KeyInvalid, ScorerInvalid } from "./domain/Errors.js"
+import { type ClusterInvalid, type KeyInvalid, type ScorerInvalid, StoreFailed } from "./domain/Errors.js"
 import * as OperatorKey from "./integrity/OperatorKey.js"
 import * as HeldOutScorer from "./scorer/HeldOutScorer.js"
 import type { Scorer } from "./scorer/Scorer.js"
 import * as ScorerSpec from "./scorer/ScorerSpec.js"
+import type { MarketStore } from "./store/MarketStore.js"
+import * as SqliteStore from "./store/SqliteStore.js"
 
 /** What building layers from specs needs: processes, files and paths (`platform` provides them). */
 export type BuildContext = ClusterSpec.BuildContext | ScorerSpec.BuildContext
@@ -84,3 +88,48 @@ export const operatorKey = (
 
 /** The Node platform: processes, files, paths, the terminal. */
 export const platform = NodeContext.layer
+
+/** Is a `--store` a PostgreSQL URL (rather than a SQLite file path)? */
+export const isPostgresUrl = (spec: string): boolean => /^postgres(ql)?:\/\//i.test(spec)
+
+/** A store spec fit for messages: a PostgreSQL URL without its password. */
+export const storeName = (spec: string): string => spec.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@/]*@/i, "$1:***@")
+
+/** What opening a store needs: files, paths (and the SQLite driver's process services). */
+export type StoreContext = FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor
+
+/** How a store is opened. */
+export interface StoreOptions {
+  /** Refuse a SQLite file that does not exist yet rather than create it (an audit reads, it never creates). */
+  readonly mustExist?: boolean | undefined
+}
+
+/**
+ * The live market's journal a `--store` names: a `postgres://` or `postgresql://` URL is a
+ * PostgreSQL database shared by several `serve` processes; anything else is the path of
+ * a SQLite file (default `./market.sqlite`), created on first use.
+ */
+export const store = (
+  spec: string = SqliteStore.DEFAULT_FILE,
+  options: StoreOptions = {}
+): Layer.Layer<MarketStore, StoreFailed, StoreContext> => {
+  if (isPostgresUrl(spec)) {
+    return Layer.fail(
+      new StoreFailed({
+        store: storeName(spec),
+        reason: "PostgreSQL stores are not built yet; use a SQLite file (--store market.sqlite)"
+      })
+    )
+  }
+  if (options.mustExist !== true) return SqliteStore.layer(spec)
+  return Layer.unwrapEffect(
+    Effect.flatMap(FileSystem.FileSystem, (fs) => fs.exists(spec)).pipe(
+      Effect.orElseSucceed(() => false),
+      Effect.flatMap((exists) =>
+        exists
+          ? Effect.succeed(SqliteStore.layer(spec))
+          : Effect.fail(new StoreFailed({ store: spec, reason: "no such file (a market store is created by market serve)" }))
+      )
+    )
+  )
+}

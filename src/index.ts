@@ -57,6 +57,11 @@ export * as Settlement from "./market/Settlement.js"
 export * as MarketStore from "./store/MarketStore.js"
 export * as PgStore from "./store/PgStore.js"
 
+export * as ServiceApi from "./service/Api.js"
+export * as ServiceClient from "./service/Client.js"
+export * as ServiceServer from "./service/Server.js"
+export * as ServedMarket from "./service/ServedMarket.js"
+
 export * as Attestation from "./attestation/Attestation.js"
 export * as AttestationReport from "./attestation/AttestationReport.js"
 export * as Privacy from "./attestation/Privacy.js"

@@ -14,6 +14,7 @@ import * as Layers from "../Layers.js"
 import type * as Replay from "../market/Replay.js"
 import * as Output from "./Output.js"
 import * as Progress from "./Progress.js"
+import * as Service from "./Service.js"
 import { json, keyFile, reported } from "./Shared.js"
 
 /**
@@ -88,5 +89,5 @@ export const replayCommand = Command.make(
 /** The `market` subcommand. */
 export const command = Command.make("market").pipe(
   Command.withDescription("continuous (king-of-the-hill) markets"),
-  Command.withSubcommands([replayCommand])
+  Command.withSubcommands([replayCommand, ...Service.commands])
 )

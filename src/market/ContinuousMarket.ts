@@ -273,6 +273,12 @@ export class ContinuousMarket extends Context.Tag("trainmarket/ContinuousMarket"
     readonly audit: Effect.Effect<Journal.Audit, StoreFailed>
     /** Public events (records, epoch credits) from now on. */
     readonly events: Stream.Stream<PublicEvent>
+    /**
+     * Public events from the moment this effect runs (subscribed at once, for as long as
+     * the scope lives): what a server needs to promise a client it misses nothing after
+     * its first byte.
+     */
+    readonly subscribe: Effect.Effect<Stream.Stream<PublicEvent>, never, Scope.Scope>
     /** Stop taking jobs, let running ones finish within `grace`, settle what is measured. */
     readonly drain: (grace: Duration.DurationInput) => Effect.Effect<void>
   }
@@ -437,9 +443,18 @@ export const make = (
      * once (one fsync for the batch), and only then answers each write. A failed commit
      * answers every write of the batch with the failure and folds the journal afresh.
      */
+    /**
+     * Before a batch, let the event loop read what arrived meanwhile: a SQLite commit
+     * blocks the loop while it syncs, so requests pile up unread in their sockets, and
+     * without a turn of the loop each batch would hold one write. Real time (a market
+     * on the TestClock still writes at once).
+     */
+    const gather = Effect.sleep(Duration.millis(1)).pipe(Effect.withClock(Clock.make()))
+
     const writer = Effect.forever(
       Effect.gen(function*() {
         const first = yield* Queue.take(writes)
+        yield* gather
         const batch = [first, ...(yield* Queue.takeUpTo(writes, 255))]
         const published: Array<PublicEvent> = []
         const outcome = yield* mutex.withPermits(1)(
@@ -939,8 +954,13 @@ export const make = (
     const drain = (grace: Duration.DurationInput): Effect.Effect<void> =>
       Effect.gen(function*() {
         yield* Ref.set(draining, true)
-        const idle = Effect.repeat(Ref.get(running), { until: (n) => n <= 0, schedule: Schedule.spaced(Duration.millis(50)) })
-        yield* Effect.timeout(idle, grace).pipe(Effect.ignore)
+        // polled against a deadline rather than raced with a timeout: a service drains from a
+        // finalizer, where nothing can be interrupted, and a timeout there would wait for the jobs
+        const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(grace)
+        yield* Effect.repeat(Effect.all([Ref.get(running), Clock.currentTimeMillis]), {
+          until: ([jobs, now]) => jobs <= 0 || now >= deadline,
+          schedule: Schedule.spaced(Duration.millis(50))
+        })
         yield* Effect.ignore(settleReady)
       })
 
@@ -960,6 +980,7 @@ export const make = (
       log: reading((current) => [...current.ledger]),
       audit: reading(Journal.audit),
       events: Stream.fromPubSub(publicEvents),
+      subscribe: Stream.fromPubSub(publicEvents, { scoped: true }),
       drain
     })
   })
