@@ -26,6 +26,7 @@ import * as HeldOutScorer from "./scorer/HeldOutScorer.js"
 import type { Scorer } from "./scorer/Scorer.js"
 import * as ScorerSpec from "./scorer/ScorerSpec.js"
 import type { MarketStore } from "./store/MarketStore.js"
+import * as PgStore from "./store/PgStore.js"
 import * as SqliteStore from "./store/SqliteStore.js"
 
 /** What building layers from specs needs: processes, files and paths (`platform` provides them). */
@@ -90,7 +91,7 @@ export const operatorKey = (
 export const platform = NodeContext.layer
 
 /** Is a `--store` a PostgreSQL URL (rather than a SQLite file path)? */
-export const isPostgresUrl = (spec: string): boolean => /^postgres(ql)?:\/\//i.test(spec)
+export const isPostgresUrl = PgStore.isUrl
 
 /** A store spec fit for messages: a PostgreSQL URL without its password. */
 export const storeName = (spec: string): string => spec.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@/]*@/i, "$1:***@")
@@ -113,14 +114,7 @@ export const store = (
   spec: string = SqliteStore.DEFAULT_FILE,
   options: StoreOptions = {}
 ): Layer.Layer<MarketStore, StoreFailed, StoreContext> => {
-  if (isPostgresUrl(spec)) {
-    return Layer.fail(
-      new StoreFailed({
-        store: storeName(spec),
-        reason: "PostgreSQL stores are not built yet; use a SQLite file (--store market.sqlite)"
-      })
-    )
-  }
+  if (isPostgresUrl(spec)) return PgStore.layer(spec)
   if (options.mustExist !== true) return SqliteStore.layer(spec)
   return Layer.unwrapEffect(
     Effect.flatMap(FileSystem.FileSystem, (fs) => fs.exists(spec)).pipe(
