@@ -11,6 +11,7 @@
  * the market drains and the listener closes.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as Web from "./Web.js"
 import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
@@ -332,7 +333,8 @@ export interface ListenOptions {
 }
 
 /** The API served on whatever `HttpServer` is provided (tests: `NodeHttpServer.layerTest`). */
-export const serve = (options: AppOptions) => HttpApiBuilder.serve(answerAnything).pipe(Layer.provide(app(options)))
+export const serve = (options: AppOptions) =>
+  HttpApiBuilder.serve(answerAnything).pipe(Layer.provide(app(options)), Layer.provide(Web.layer))
 
 /**
  * Node's HTTP server listening at `host:port`. When it closes (after the market has

@@ -122,6 +122,12 @@ const lift = (micros: string | null): string => {
 
 const when = (at: number | string): Date => new Date(at)
 
+/** A moment in few characters: the time today, else the date and time. */
+const short = (date: Date): string =>
+  date.toDateString() === new Date().toDateString()
+    ? date.toLocaleTimeString()
+    : date.toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" })
+
 const row = (cells: ReadonlyArray<readonly [string, string?]>): HTMLTableRowElement => {
   const tr = document.createElement("tr")
   for (const [value, className] of cells) {
@@ -206,7 +212,7 @@ const page = (ui: Elements) => {
     ui.count.textContent = doc.submissions.toLocaleString("en-US")
     ui.records.tBodies[0]?.replaceChildren(
       ...doc.records.map((r, i) =>
-        row([[String(i + 1)], [when(r.at).toLocaleString()], [r.researcher], [lift(r.micros), "num"], [wei(r.wei), "num"]])
+        row([[String(i + 1)], [short(when(r.at))], [r.researcher], [lift(r.micros), "num"], [wei(r.wei), "num"]])
       )
     )
     ui.noRecords.hidden = doc.records.length > 0
