@@ -5,6 +5,7 @@
  * market's rules and services, which a store refuses to change, while tokens may be
  * rotated and researchers added between restarts.
  */
+import * as NodeOs from "node:os"
 import { FileSystem } from "@effect/platform"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js"
@@ -30,10 +31,15 @@ export const journaled = (file: ServedMarketFile): unknown => {
   return encodeHead(head)
 }
 
-/** The live market's config for a served file: its rules, and the file for the journal. */
+/**
+ * The live market's config for a served file: its rules, the file for the journal, and
+ * this process's name in the journal's `started` events (host and pid: several
+ * processes may share a PostgreSQL store).
+ */
 export const toConfig = (file: ServedMarketFile): Continuous.MarketConfig => ({
   ...MarketFile.toRules(file),
-  file: journaled(file)
+  file: journaled(file),
+  worker: `${NodeOs.hostname()}:${process.pid}`
 })
 
 /** The length of an epoch of a served market, in seconds. */
