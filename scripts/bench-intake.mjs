@@ -6,8 +6,12 @@
 //     temporary directory: WAL, synchronous=FULL, every submission durable before its 202),
 //   - a bare `node:http` handler in its own process doing one durable SQLite insert per
 //     request (better-sqlite3, WAL, synchronous=FULL): the floor a durable intake costs here,
-// measured in the same run with the same load generator, and their ratio.
-// `benchIntake()` returns one object; run directly it prints it (`--json`: one JSON document).
+// measured in the same run with the same load generator, and their ratio;
+// and on PostgreSQL (`benchIntakePostgres()`, SPEC §16 Postgres): `market serve --store
+// postgres://…` against a bare `node:http` handler doing one insert per request on the
+// same database (a throwaway PostgreSQL 15 with durable commits, started as the tests
+// start theirs), in the same run, and their ratio.
+// Run directly it prints both (`--json`: one JSON document).
 import { spawn } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
@@ -15,7 +19,7 @@ import * as http from "node:http"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const here = fileURLToPath(import.meta.url)
@@ -109,35 +113,14 @@ export async function benchIntake(options = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tm-bench-intake-"))
   try {
     const token = randomBytes(32).toString("hex")
-    const digest = createHash("sha256").update(token).digest("hex")
-    const market = path.join(dir, "market.json")
-    fs.writeFileSync(market, JSON.stringify({
-      cluster: { kind: "local-sim" },
-      baseline: { recipe: { islands: 1, innerSteps: 1, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }, seed: "0" },
-      schedule: { kind: "record-bounty", epsilonMicros: "1000", weiPerMicro: "1000000000" },
-      access: { operatorTokenSha256: createHash("sha256").update("operator").digest("hex"), researchers: [{ name: "bench", tokenSha256: digest }] }
-    }))
-    const key = path.join(dir, "key")
-    fs.writeFileSync(key, randomBytes(32), { mode: 0o600 })
-    const bin = path.join(root, "dist", "bin.js")
-
-    const bare = await startServer([here, "--bare-server", path.join(dir, "bare.sqlite")], dir)
-    let bareFigures
-    try {
-      bareFigures = await measure(bare.url, token, seconds)
-    } finally {
-      await stop(bare.child)
-    }
-    const service = await startServer(
-      [bin, "market", "serve", market, "--port", "0", "--json", "--store", path.join(dir, "market.sqlite"), "--key-file", key],
-      dir
+    const { market, key } = servedMarket(dir, token)
+    const bareFigures = await measured([here, "--bare-server", path.join(dir, "bare.sqlite")], dir, token, seconds)
+    const serviceFigures = await measured(
+      [path.join(root, "dist", "bin.js"), "market", "serve", market, "--port", "0", "--json", "--store", path.join(dir, "market.sqlite"), "--key-file", key],
+      dir,
+      token,
+      seconds
     )
-    let serviceFigures
-    try {
-      serviceFigures = await measure(service.url, token, seconds)
-    } finally {
-      await stop(service.child)
-    }
     return {
       clients: CLIENTS,
       service: serviceFigures,
@@ -149,7 +132,91 @@ export async function benchIntake(options = {}) {
   }
 }
 
-// The bare handler (child mode): one autocommitted insert per request, answered after it.
+/** A served market file and a key in `dir`, for a researcher token; returns the paths. */
+const servedMarket = (dir, token) => {
+  const market = path.join(dir, "market.json")
+  fs.writeFileSync(market, JSON.stringify({
+    cluster: { kind: "local-sim" },
+    baseline: { recipe: { islands: 1, innerSteps: 1, innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }, seed: "0" },
+    schedule: { kind: "record-bounty", epsilonMicros: "1000", weiPerMicro: "1000000000" },
+    access: {
+      operatorTokenSha256: createHash("sha256").update("operator").digest("hex"),
+      researchers: [{ name: "bench", tokenSha256: createHash("sha256").update(token).digest("hex") }]
+    }
+  }))
+  const key = path.join(dir, "key")
+  fs.writeFileSync(key, randomBytes(32), { mode: 0o600 })
+  return { market, key }
+}
+
+/** Measure a server process started with `args`, then stop it. */
+const measured = async (args, dir, token, seconds) => {
+  const server = await startServer(args, dir)
+  try {
+    return await measure(server.url, token, seconds)
+  } finally {
+    await stop(server.child)
+  }
+}
+
+/**
+ * The intake on PostgreSQL: the service (`--store postgres://…`) and a bare handler doing
+ * one autocommitted insert per request on the same server, same load, same run.
+ */
+export async function benchIntakePostgres(options = {}) {
+  const seconds = options.seconds ?? 5
+  // the tests' throwaway server (TypeScript, loaded through tsx): durable commits here
+  const { register } = await import("tsx/esm/api")
+  register()
+  const Postgres = await import(pathToFileURL(path.join(root, "test", "support", "postgres.ts")).href)
+  const server = await Postgres.start({ durable: true })
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tm-bench-intake-pg-"))
+  try {
+    const token = randomBytes(32).toString("hex")
+    const { market, key } = servedMarket(dir, token)
+    const bare = await measured([here, "--bare-pg-server", await server.createDatabase("bare")], dir, token, seconds)
+    const service = await measured(
+      [path.join(root, "dist", "bin.js"), "market", "serve", market, "--port", "0", "--json", "--store", await server.createDatabase("market"), "--key-file", key],
+      dir,
+      token,
+      seconds
+    )
+    return {
+      clients: CLIENTS,
+      service,
+      barePostgresHandler: bare,
+      ratioToBare: Number((service.perSecond / bare.perSecond).toFixed(3))
+    }
+  } finally {
+    await server.stop()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** The bare handler's HTTP side: parse the body, `insert` it, answer 202. */
+const bareServer = (insert) => {
+  const server = http.createServer((request, response) => {
+    const chunks = []
+    request.on("data", (chunk) => chunks.push(chunk))
+    request.on("end", () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8"))
+      const id = `sub-${randomBytes(16).toString("hex")}`
+      Promise.resolve(insert(id, JSON.stringify(body.recipe))).then(
+        () => {
+          response.writeHead(202, { "content-type": "application/json" })
+          response.end(JSON.stringify({ submissionId: id, status: "queued" }))
+        },
+        (error) => {
+          response.writeHead(500)
+          response.end(String(error))
+        }
+      )
+    })
+  })
+  server.listen(0, "127.0.0.1", () => process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${server.address().port}` })}\n`))
+}
+
+// The bare handlers (child modes): one autocommitted insert per request, answered after it.
 if (process.argv[2] === "--bare-server") {
   const Database = createRequire(path.join(root, "package.json"))("better-sqlite3")
   const db = new Database(process.argv[3])
@@ -157,19 +224,13 @@ if (process.argv[2] === "--bare-server") {
   db.pragma("synchronous = FULL")
   db.exec("CREATE TABLE IF NOT EXISTS submissions (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL)")
   const insert = db.prepare("INSERT INTO submissions (id, body) VALUES (?, ?)")
-  const server = http.createServer((request, response) => {
-    const chunks = []
-    request.on("data", (chunk) => chunks.push(chunk))
-    request.on("end", () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString("utf8"))
-      const id = `sub-${randomBytes(16).toString("hex")}`
-      insert.run(id, JSON.stringify(body.recipe))
-      response.writeHead(202, { "content-type": "application/json" })
-      response.end(JSON.stringify({ submissionId: id, status: "queued" }))
-    })
-  })
-  server.listen(0, "127.0.0.1", () => process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${server.address().port}` })}\n`))
+  bareServer((id, body) => insert.run(id, body))
+} else if (process.argv[2] === "--bare-pg-server") {
+  const { Pool } = createRequire(path.join(root, "package.json"))("pg")
+  const pool = new Pool({ connectionString: process.argv[3], max: 32 })
+  await pool.query("CREATE TABLE IF NOT EXISTS submissions (seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL, body TEXT NOT NULL)")
+  bareServer((id, body) => pool.query("INSERT INTO submissions (id, body) VALUES ($1, $2)", [id, body]))
 } else if (process.argv[1] === here) {
-  const report = await benchIntake()
+  const report = { sqlite: await benchIntake(), postgres: await benchIntakePostgres() }
   process.stdout.write(process.argv.includes("--json") ? `${JSON.stringify(report)}\n` : `${JSON.stringify(report, null, 2)}\n`)
 }

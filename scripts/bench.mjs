@@ -226,6 +226,18 @@ if (existsSync(intakeScript)) {
     report.intake = { error: error instanceof Error ? error.message : String(error) }
     log(`intake benchmark failed: ${report.intake.error}`)
   }
+  try {
+    const { benchIntakePostgres } = await import(pathToFileURL(intakeScript).href)
+    report.intakePostgres = await benchIntakePostgres()
+    const { barePostgresHandler: bare, service } = report.intakePostgres
+    log(`intake on PostgreSQL, ${report.intakePostgres.clients} clients over loopback:`)
+    log(`  bare node:http + one PostgreSQL insert   ${bare.perSecond}/s  p50 ${bare.p50Ms} ms  p99 ${bare.p99Ms} ms`)
+    log(`  market serve --store postgres://…        ${service.perSecond}/s  p50 ${service.p50Ms} ms  p99 ${service.p99Ms} ms`)
+    log(`  ratio ${report.intakePostgres.ratioToBare}`)
+  } catch (error) {
+    report.intakePostgres = { error: error instanceof Error ? error.message : String(error) }
+    log(`PostgreSQL intake benchmark failed: ${report.intakePostgres.error}`)
+  }
 }
 
 if (asJson) process.stdout.write(`${JSON.stringify(report)}\n`)

@@ -405,8 +405,11 @@ export const make = (
         changed ? PubSub.publish(signals, undefined) : Effect.void
       )
 
-    /** Set when a failed commit left the state behind the journal: the next read folds it afresh. */
-    let stale = false
+    /**
+     * Set while the state may be behind the journal: before the first read (a reopened
+     * store), and after a failed commit (the state is folded afresh).
+     */
+    let stale = true
 
     /** Catch up with the journal (others' events on a shared store); the caller holds the mutex. */
     const catchUp = Effect.gen(function*() {
@@ -459,18 +462,29 @@ export const make = (
         const published: Array<PublicEvent> = []
         const outcome = yield* mutex.withPermits(1)(
           Effect.exit(store.locked(Effect.gen(function*() {
-            const stored = yield* store.read(state.seq)
+            // only this process writes a store that is not shared: its state is the journal already
+            const stored = store.shared || stale ? yield* store.read(state.seq) : []
             fold(stored, published)
-            let changed = stored.length > 0
+            stale = false
             const now = yield* Clock.currentTimeMillis
+            // each write decides on the state the writes before it left; the batch is appended at once
+            const batchEvents: Array<Journal.MarketEvent> = []
+            let next = state.seq
             for (const write of batch) {
               const events = write.decide(state, now)
-              if (events !== undefined && events.length > 0) {
-                fold(yield* store.append(events), published)
-                changed = true
-              }
+              if (events === undefined || events.length === 0) continue
+              fold(events.map((event) => ({ seq: ++next, event })), published)
+              batchEvents.push(...events)
             }
-            return changed
+            if (batchEvents.length === 0) return stored.length > 0
+            const appended = yield* store.append(batchEvents)
+            if (appended[0]?.seq !== state.seq - batchEvents.length + 1 || appended.length !== batchEvents.length) {
+              return yield* new StoreFailed({
+                store: store.name,
+                reason: "the journal moved under the write lock (another writer without the lock?)"
+              })
+            }
+            return true
           })))
         )
         if (Exit.isSuccess(outcome)) {

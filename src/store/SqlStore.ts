@@ -127,26 +127,39 @@ export const read = (store: string, afterSeq: number) =>
       )
     ))
 
+/** Rows per INSERT statement: well under every driver's limit on bound parameters. */
+const ROWS_PER_INSERT = 500
+
+const chunks = <A>(rows: ReadonlyArray<A>): ReadonlyArray<ReadonlyArray<A>> =>
+  Array.from({ length: Math.ceil(rows.length / ROWS_PER_INSERT) }, (_, i) =>
+    rows.slice(i * ROWS_PER_INSERT, (i + 1) * ROWS_PER_INSERT))
+
 /**
- * Append events after the journal's last one (call inside the write lock). Accepted
- * submissions also get a job row, for stores whose processes claim jobs with row locks.
+ * Append events after the journal's last one (call inside the write lock), a few
+ * statements for the whole batch. Accepted submissions also get a job row, for stores
+ * whose processes claim jobs with row locks.
  */
 export const append = (store: string, events: ReadonlyArray<Journal.MarketEvent>) =>
   Effect.flatMap(SqlClient, (sql) =>
     Effect.gen(function*() {
+      if (events.length === 0) return []
       const [last] = yield* sql<{ readonly last: number | string | bigint | null }>`SELECT MAX(seq) AS last FROM market_events`
-      let seq = Number(last?.last ?? 0)
-      const stored: Array<Journal.Stored> = []
-      for (const event of events) {
-        seq += 1
-        const encoded = encodeEvent(event)
-        yield* sql`INSERT INTO market_events (seq, at_ms, kind, payload)
-          VALUES (${seq}, ${Math.round(event.at)}, ${event._tag}, ${JSON.stringify(encoded)})`
-        if (event._tag === "accepted") {
-          yield* sql`INSERT INTO market_jobs (submission_id, idx) VALUES (${event.submissionId}, ${event.index})`
-        }
-        stored.push({ seq, event })
+      const first = Number(last?.last ?? 0) + 1
+      const stored = events.map((event, i): Journal.Stored => ({ seq: first + i, event }))
+      for (const rows of chunks(stored)) {
+        yield* sql`INSERT INTO market_events ${
+          sql.insert(rows.map(({ event, seq }) => ({
+            seq,
+            at_ms: Math.round(event.at),
+            kind: event._tag,
+            payload: JSON.stringify(encodeEvent(event))
+          })))
+        }`
       }
+      const jobs = events.flatMap((event) =>
+        event._tag === "accepted" ? [{ submission_id: event.submissionId, idx: event.index }] : []
+      )
+      for (const rows of chunks(jobs)) yield* sql`INSERT INTO market_jobs ${sql.insert(rows)}`
       return stored
     }).pipe(Effect.mapError(failed(store, "the journal cannot be written")))
   )

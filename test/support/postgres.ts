@@ -78,7 +78,10 @@ const stopSync = (pgCtl: string, data: string, dir: string) => {
 }
 
 /** Start a fresh server; fails (with what to do) when PostgreSQL is not installed. */
-export const start = async (): Promise<PostgresServer> => {
+export const start = async (options: {
+  /** Durable commits (fsync on, as a real server runs): for benchmarks. Tests run without them, faster. */
+  readonly durable?: boolean
+} = {}): Promise<PostgresServer> => {
   const bins = findBinaries()
   if (bins === undefined) {
     throw new Error(
@@ -101,9 +104,10 @@ export const start = async (): Promise<PostgresServer> => {
     let port = 0
     for (let attempt = 1;; attempt++) {
       port = await freePort()
-      const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off -c max_connections=200`
+      const sync = options.durable === true ? "" : " -c fsync=off -c full_page_writes=off"
+      const settings = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir}${sync} -c max_connections=200`
       try {
-        await runServerBinary(bins.pg_ctl, ["-D", data, "-l", log, "-o", options, "-w", "-t", "60", "start"])
+        await runServerBinary(bins.pg_ctl, ["-D", data, "-l", log, "-o", settings, "-w", "-t", "60", "start"])
         break
       } catch (error) {
         // another process took the port between our probe and the server's bind: try another one
