@@ -2,18 +2,19 @@
 /**
  * The `trainmarket` binary: runs the command tree (`Cli.main`) on Node's streams and
  * exits with its code. Ctrl-C interrupts the run (killing any training subprocess) and
- * exits 130, the shell convention for a run stopped by SIGINT.
+ * exits 130, the shell convention for a run stopped by SIGINT. Only the light command
+ * tree is imported here; each command loads its implementation when it runs.
  */
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { main } from "./cli/Cli.js"
 import * as Output from "./cli/Output.js"
-import * as Layers from "./Layers.js"
 
 main(process.argv.slice(2)).pipe(
   Effect.flatMap((code) => Effect.sync(() => void (process.exitCode = code))),
   Effect.onInterrupt(() => Output.problem("interrupted")),
-  Effect.provide(Layer.merge(Output.layer, Layers.platform)),
+  Effect.provide(Layer.merge(Output.layer, NodeContext.layer)),
   NodeRuntime.runMain({
     disableErrorReporting: true,
     disablePrettyLogger: true,

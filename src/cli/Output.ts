@@ -6,7 +6,6 @@
  * never ends stdout, so an error document can always follow; the test layer captures
  * everything in memory, so the whole CLI runs in-process in tests.
  */
-import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Context, Effect, Layer, Ref, Stream } from "effect"
 import { BadInput } from "../domain/Errors.js"
 import { stringify } from "../files/Json.js"
@@ -81,7 +80,8 @@ export const layer: Layer.Layer<Output> = Layer.sync(Output, () =>
     stdout: (text) => writeWithBackpressure(process.stdout, text),
     stdoutNow: (text) => Effect.sync(() => void process.stdout.write(text)),
     stderr: (text) => Effect.sync(() => void process.stderr.write(text)),
-    stdin: NodeStream.stdin,
+    // loaded on first use: only `--input -` reads stdin
+    stdin: Stream.unwrap(Effect.promise(() => import("@effect/platform-node/NodeStream")).pipe(Effect.map((m) => m.stdin))),
     stderrIsTerminal: process.stderr.isTTY === true,
     color: process.stdout.isTTY === true && process.env["NO_COLOR"] === undefined
   }))

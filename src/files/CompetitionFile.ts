@@ -10,7 +10,7 @@ import * as Attestation from "../attestation/Attestation.js"
 import * as ClusterSpec from "../cluster/ClusterSpec.js"
 import * as Artifact from "../domain/Artifact.js"
 import type { BadInput, ClusterInvalid, RecipeInvalid, ScorerInvalid } from "../domain/Errors.js"
-import { defaultGate, Gate, type Measurement } from "../domain/Measurement.js"
+import { defaultGate, Gate, measurementJson } from "../domain/Measurement.js"
 import { Seed, Wei } from "../domain/Money.js"
 import { type Recipe, Recipe as RecipeSchema } from "../domain/Recipe.js"
 import * as Layers from "../Layers.js"
@@ -87,8 +87,6 @@ export const run = <RP = never>(
       (outcome) => ({ _tag: "Private", outcome })
     )
 }
-
-const measurementJson = (m: Measurement) => ({ value: m.value, ciLower: m.ciLower, ciUpper: m.ciUpper, n: m.n, cost: m.cost })
 
 /** The JSON document `compete --json` prints for a public outcome (SPEC §14). */
 export const outcomeJson = (outcome: OneShotOutcome) => ({
