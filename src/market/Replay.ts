@@ -122,6 +122,8 @@ export interface Settler {
   readonly count: () => number
   /** The seeds the next submission trains with. */
   readonly seeds: () => ReadonlyArray<bigint>
+  /** The seeds submission `index` (0-based, in the whole sequence) trains with. */
+  readonly seedsOf: (index: number) => ReadonlyArray<bigint>
   /** True when submission i trains with seed i alone (no record test): the hot path. */
   readonly indexSeeds: boolean
   /** Settle the next submission on its held-out measurements (one per seed). */
@@ -212,6 +214,7 @@ export const makeSettler = (
   return {
     count: () => index,
     seeds: () => Seeds.forSubmission(plan, index),
+    seedsOf: (at) => Seeds.forSubmission(plan, at),
     indexSeeds: plan.kind === "index" && config.recordTest === undefined,
     settle,
     settleOne,
@@ -248,12 +251,15 @@ export const SYNC_BATCH = 512
 /**
  * Settle a stream of submissions in order, emitting each result. With a `sync`
  * evaluator the stream is cut into batches of `SYNC_BATCH`, each evaluated and
- * settled in one plain loop.
+ * settled in one plain loop. Otherwise up to `concurrency` submissions (default 1)
+ * are trained and measured at once, each with the seeds of its own place in the
+ * sequence, and settled strictly in order.
  */
 export const stream = <E, R, E2, R2>(
   settler: Settler,
   submissions: Stream.Stream<ReplaySubmission, E, R>,
-  evaluator: Evaluator<E2, R2>
+  evaluator: Evaluator<E2, R2>,
+  options: { readonly concurrency?: number | undefined } = {}
 ): Stream.Stream<ReplayResult, E | E2, R | R2> => {
   const sync = evaluator.sync
   if (sync !== undefined) {
@@ -266,11 +272,19 @@ export const stream = <E, R, E2, R2>(
         Chunk.map(chunk, (submission) =>
           settler.settle(submission.researcher, settler.seeds().map((seed) => sync(submission.recipe, seed)))))
   }
-  return Stream.mapEffect(submissions, (submission) =>
-    Effect.map(
-      Effect.forEach(settler.seeds(), (seed) => evaluator.evaluate(submission.recipe, seed)),
-      (perSeed) => settler.settle(submission.researcher, perSeed)
-    ))
+  return Stream.suspend(() => {
+    // the submissions settled before this stream runs come first
+    const start = settler.count()
+    return submissions.pipe(
+      Stream.zipWithIndex,
+      Stream.mapEffect(([submission, i]) =>
+        Effect.map(
+          Effect.forEach(settler.seedsOf(start + i), (seed) => evaluator.evaluate(submission.recipe, seed)),
+          (perSeed) => [submission.researcher, perSeed] as const
+        ), { concurrency: options.concurrency ?? 1 }),
+      Stream.map(([researcher, perSeed]) => settler.settle(researcher, perSeed))
+    )
+  })
 }
 
 /**
