@@ -517,6 +517,15 @@ export const diagnose = (tree: Tree, rootName: string, args: ReadonlyArray<strin
       }
       return diagnoseCommand({ ...doc, args: [] }, args.slice(consumed))
     }
+    // options before the command's last word belong to a group, which has only the built-in ones
+    const where = [rootName, ...path].join(" ")
+    const misplaced = args.slice(0, consumed).find((arg) =>
+      arg.startsWith("-") && !BUILT_IN_NAMES.has(arg.split("=")[0] ?? arg) && doc.options.some((o) => o.names.includes(arg.split("=")[0] ?? arg))
+    )
+    if (misplaced !== undefined) {
+      const name = misplaced.split("=")[0] ?? misplaced
+      return `${name} goes after the command: ${where} … ${name}`
+    }
     // the words of the command's path are not options or arguments of the command
     const rest = args.filter((_, i) => i >= consumed || !path.includes(args[i] ?? ""))
     return diagnoseCommand(doc, rest)

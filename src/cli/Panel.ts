@@ -37,7 +37,7 @@ const baseShards = Options.integer("base-shards").pipe(
   Options.optional
 )
 const consensus = Options.choice("consensus", ["mean", "median"]).pipe(
-  Options.withDescription("how the referees' values combine: mean (the reference) or median (robust to one liar)"),
+  Options.withDescription("how the referees' values combine: mean (the reference, the default) or median (robust to one liar)"),
   Options.withDefault("mean" as const)
 )
 

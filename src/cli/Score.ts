@@ -17,7 +17,7 @@ const input = Options.text("input").pipe(
   Options.optional
 )
 const split = Options.choice("split", ["held-out", "dev"]).pipe(
-  Options.withDescription("the split to measure on"),
+  Options.withDescription("the split to measure on (default: held-out)"),
   Options.withDefault("held-out" as const)
 )
 const shards = Options.integer("shards").pipe(

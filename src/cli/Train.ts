@@ -9,7 +9,7 @@ import { json, keyFile, lazily, reported, seedOption } from "./Shared.js"
 const recipe = Options.text("recipe").pipe(
   Options.withPseudoName("<json|file>"),
   Options.withDescription(
-    "the recipe, as JSON {\"islands\",\"innerSteps\",\"innerLr\",\"outerLr\",\"keepFraction\"} or a path to a JSON file"
+    "the recipe as JSON (islands, innerSteps, innerLr, outerLr, keepFraction) or a path to a JSON file"
   ),
   Options.optional
 )
