@@ -70,7 +70,8 @@ const throughOutput = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, 
       Effect.withConsole(self, {
         ...current,
         log: (...args) => {
-          const text = args.map(String).join(" ")
+          // @effect/cli's rendered documents already end with a newline
+          const text = args.map(String).join(" ").replace(/\n$/, "")
           return Effect.ignore(output.stdout(`${output.color ? text : text.replace(ANSI, "")}\n`))
         },
         error: () => Effect.void
