@@ -7,9 +7,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { copyFileSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { spawn } from "node:child_process"
 import { tempDir } from "./fixtures/standins.js"
-import { jsonOf, repoRoot, runInProcess } from "./support/cli.js"
+import { jsonOf, repoRoot, runInProcess, runNode } from "./support/cli.js"
 
 const dir = tempDir("inputs")
 const keyFile = join(dir, "key")
@@ -127,21 +126,12 @@ describe("a market file's concurrency", () => {
 })
 
 describe("the launcher a fresh clone has", () => {
-  const run = (cwd: string, args: ReadonlyArray<string>) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [join(cwd, "bin", "trainmarket.mjs"), ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-      child.on("error", reject)
-      child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }))
-    })
+  const run = (cwd: string, args: ReadonlyArray<string>) => runNode([join(cwd, "bin", "trainmarket.mjs"), ...args], { cwd })
 
   it("says the package is not built yet before npm run build, and runs the CLI after", async () => {
     const clone = tempDir("clone")
     mkdirSync(join(clone, "bin"))
-    copyFileSync(join(repoRoot, "bin", "trainmarket.mjs"), join(clone, "bin", "trainmarket.mjs"))
+    for (const file of ["trainmarket.mjs", "launch.mjs"]) copyFileSync(join(repoRoot, "bin", file), join(clone, "bin", file))
     const before = await run(clone, ["demo"])
     assert.deepStrictEqual(before, { code: 1, stdout: "", stderr: "trainmarket is not built yet: run npm run build\n" })
     symlinkSync(join(repoRoot, "dist"), join(clone, "dist"))

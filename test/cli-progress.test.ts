@@ -5,7 +5,6 @@
  * stdout. Driven in-process with a test Output that pretends stderr is a terminal.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Duration, Effect, TestClock } from "effect"
 import type { ProgressEvent } from "../src/cluster/TrainingCluster.js"
@@ -13,6 +12,7 @@ import * as Output from "../src/cli/Output.js"
 import * as Progress from "../src/cli/Progress.js"
 import { tempDir } from "./fixtures/standins.js"
 import { jsonOf, runInProcess } from "./support/cli.js"
+import { writeTinyCompetition } from "./support/tinyCompetition.js"
 
 const ESC = String.fromCharCode(27)
 /** The frames drawn on stderr: each redraw starts with a carriage return; escape sequences dropped. */
@@ -96,25 +96,7 @@ describe("progress lines", () => {
 describe("progress of a real competition", () => {
   const dir = tempDir("progress")
   const keyFile = join(dir, "key")
-  const competition = join(dir, "tiny.json")
-  const recipe = { innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }
-  writeFileSync(
-    competition,
-    JSON.stringify({
-      id: 3,
-      cluster: { kind: "cpu-diloco", budget: 24, deadlineSeconds: 120 },
-      scorer: { kind: "checkpoint", shards: 12, tokensPerShard: 256 },
-      evalShards: 12,
-      concurrency: 2,
-      reward: { kind: "terminal-prize" },
-      poolWei: "100",
-      baseline: { recipe: { islands: 1, innerSteps: 1, ...recipe }, seed: "0" },
-      researchers: [
-        { name: "two-islands", seed: "1", recipe: { islands: 2, innerSteps: 8, ...recipe } },
-        { name: "four-islands", seed: "2", recipe: { islands: 4, innerSteps: 8, ...recipe } }
-      ]
-    })
-  )
+  const competition = writeTinyCompetition(join(dir, "tiny.json"), 3, [["two-islands", "1", 2], ["four-islands", "2", 4]])
 
   it("draws researcher k/n, the steps of the budget and scoring on stderr, and --json stdout stays one document", async () => {
     const result = await runInProcess(["compete", competition, "--key-file", keyFile, "--json"], { terminal: true })

@@ -5,10 +5,11 @@
  * results.txt, the frontier). In-process, except where a real trainer is needed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { tempDir } from "./fixtures/standins.js"
 import { jsonOf, runInProcess } from "./support/cli.js"
+import { tinyScorer, writeTinyCompetition } from "./support/tinyCompetition.js"
 
 const dir = tempDir("results")
 const keyFile = join(dir, "key")
@@ -61,22 +62,7 @@ describe("compete --out", () => {
 
   it("keeps real checkpoints that stay scorable after the run directories are cleaned, and the loss curves", async () => {
     const out = join(dir, "real")
-    const competition = join(dir, "real.json")
-    const recipe = { innerLr: 0.003, outerLr: 0.7, keepFraction: 1 }
-    writeFileSync(
-      competition,
-      JSON.stringify({
-        id: 5,
-        cluster: { kind: "cpu-diloco", budget: 24, deadlineSeconds: 120 },
-        scorer: { kind: "checkpoint", shards: 12, tokensPerShard: 256 },
-        evalShards: 12,
-        concurrency: 2,
-        reward: { kind: "terminal-prize" },
-        poolWei: "100",
-        baseline: { recipe: { islands: 1, innerSteps: 1, ...recipe }, seed: "0" },
-        researchers: [{ name: "four islands", seed: "2", recipe: { islands: 4, innerSteps: 8, ...recipe } }]
-      })
-    )
+    const competition = writeTinyCompetition(join(dir, "real.json"), 5, [["four islands", "2", 4]])
     const result = await runInProcess(["compete", competition, "--key-file", keyFile, "--out", out, "--json"])
     assert.strictEqual(result.code, 0, result.stderr)
     const document = jsonOf(result) as {
@@ -97,7 +83,7 @@ describe("compete --out", () => {
       "--artifact",
       join(out, "artifacts", "four_islands.json"),
       "--scorer",
-      JSON.stringify({ kind: "checkpoint", shards: 12, tokensPerShard: 256 }),
+      tinyScorer,
       "--key-file",
       keyFile,
       "--json"

@@ -8,12 +8,11 @@
  * are counted, not run.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll } from "vitest"
 import { tempDir } from "./fixtures/standins.js"
-import { repoRoot } from "./support/cli.js"
+import { repoRoot, runProcess } from "./support/cli.js"
 import { documents, shellBlocks, untaggedCommands } from "./support/docCommands.js"
 
 const read = (file: string) => fs.readFileSync(path.join(repoRoot, file), "utf8")
@@ -35,27 +34,15 @@ const npmCache = tempDir("npm-cache")
 
 /** Run one command line with bash in `cwd`; its exit code and output. */
 const sh = (command: string, cwd: string) =>
-  new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn("bash", ["-o", "pipefail", "-c", command], {
-      cwd,
-      env: {
-        ...process.env,
-        NO_COLOR: "1",
-        TRAINMARKET_KEY_FILE: path.join(cwd, "operator.key"),
-        // npx runs the project's own bin; it must never reach for the registry
-        npm_config_offline: "true",
-        npm_config_cache: npmCache,
-        npm_config_update_notifier: "false"
-      },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    const out: Array<Buffer> = []
-    const err: Array<Buffer> = []
-    child.stdout.on("data", (chunk: Buffer) => out.push(chunk))
-    child.stderr.on("data", (chunk: Buffer) => err.push(chunk))
-    child.on("error", reject)
-    child.on("close", (code) =>
-      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }))
+  runProcess("bash", ["-o", "pipefail", "-c", command], {
+    cwd,
+    env: {
+      TRAINMARKET_KEY_FILE: path.join(cwd, "operator.key"),
+      // npx runs the project's own bin; it must never reach for the registry
+      npm_config_offline: "true",
+      npm_config_cache: npmCache,
+      npm_config_update_notifier: "false"
+    }
   })
 
 const counts = { ran: 0, marked: 0, markedBlocks: [] as Array<string> }

@@ -19,10 +19,15 @@ const cluster = Args.text({ name: "cluster.json" }).pipe(
   Args.withDescription("a sealed cluster spec, inline JSON or a path to a JSON file")
 )
 
+const reportConfig = { cluster, keyFile, json }
+
+/** What the `report` handler is given. */
+export type ReportOptions = Command.Command.ParseConfig<typeof reportConfig>
+
 /** `attest report`: prints the report file of a sealed cluster. */
 export const reportCommand = Command.make(
   "report",
-  { cluster, keyFile, json },
+  reportConfig,
   (options) => lazily(() => import("./handlers/Attest.js"), (handler) => handler.report(options))
 ).pipe(
   Command.withDescription(describe("print the attestation report a sealed cluster presents, as a report file", {
@@ -38,10 +43,15 @@ export const reportCommand = Command.make(
   reported
 )
 
+const hashConfig = { report, json }
+
+/** What the `hash` handler is given. */
+export type HashOptions = Command.Command.ParseConfig<typeof hashConfig>
+
 /** `attest hash`: prints `{"hash"}` (Keccak-256, lower-case hex). */
 export const hashCommand = Command.make(
   "hash",
-  { report, json },
+  hashConfig,
   (options) => lazily(() => import("./handlers/Attest.js"), (handler) => handler.hash(options))
 ).pipe(
   Command.withDescription(describe("print the Keccak-256 commitment hash of an attestation report", {
@@ -50,10 +60,15 @@ export const hashCommand = Command.make(
   reported
 )
 
+const verifyConfig = { report, require: requireTee, json }
+
+/** What the `verify` handler is given. */
+export type VerifyOptions = Command.Command.ParseConfig<typeof verifyConfig>
+
 /** `attest verify`: prints `{"verdict","structuralOk","signatureVerified","measurementMatched"}`. */
 export const verifyCommand = Command.make(
   "verify",
-  { report, require: requireTee, json },
+  verifyConfig,
   (options) => lazily(() => import("./handlers/Attest.js"), (handler) => handler.verify(options))
 ).pipe(
   Command.withDescription(describe("verify an attestation report's structure against a required TEE type", {

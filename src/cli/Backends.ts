@@ -12,10 +12,15 @@ const cluster = Args.text({ name: "cluster.json" }).pipe(
   Args.withDescription("a cluster spec: a JSON file, or inline JSON such as '{\"kind\":\"psyche\"}'")
 )
 
+const checkConfig = { cluster, json }
+
+/** What the `check` handler is given. */
+export type CheckOptions = Command.Command.ParseConfig<typeof checkConfig>
+
 /** `backends check`: prints the report (`{"ok","backends":[{"path","kind","ok","checks"}]}` with --json). */
 export const checkCommand = Command.make(
   "check",
-  { cluster, json },
+  checkConfig,
   (options) => lazily(() => import("./handlers/Backends.js"), (handler) => handler.check(options))
 ).pipe(
   Command.withDescription(describe("check that the backends a cluster spec names are installed, without training", {

@@ -9,10 +9,15 @@ import { json, keyFile, lazily, out, reported } from "./Shared.js"
 
 const file = Args.text({ name: "competition.json" }).pipe(Args.withDescription("the competition file (SPEC §14)"))
 
+const competeConfig = { file, out, keyFile, json }
+
+/** What the `compete` handler is given. */
+export type CompeteOptions = Command.Command.ParseConfig<typeof competeConfig>
+
 /** The `compete` subcommand. */
 export const command = Command.make(
   "compete",
-  { file, out, keyFile, json },
+  competeConfig,
   (options) => lazily(() => import("./handlers/Compete.js"), (handler) => handler.compete(options))
 ).pipe(
   Command.withDescription(describe("run a one-shot competition from a file and print the ranking and payouts", {

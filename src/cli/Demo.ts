@@ -6,10 +6,15 @@ import { Command } from "@effect/cli"
 import { describe } from "./Help.js"
 import { json, lazily, reported } from "./Shared.js"
 
+const demoConfig = { json }
+
+/** What the `demo` handler is given. */
+export type DemoOptions = Command.Command.ParseConfig<typeof demoConfig>
+
 /** The `demo` subcommand. */
 export const command = Command.make(
   "demo",
-  { json },
+  demoConfig,
   (options) => lazily(() => import("./handlers/Demo.js"), (handler) => handler.demo(options))
 ).pipe(
   Command.withDescription(describe("run the reference competition on the built-in simulator and print its leaderboard", {

@@ -17,10 +17,15 @@ const submissions = Options.text("submissions").pipe(
   Options.optional
 )
 
+const replayConfig = { file, submissions, out, keyFile, json }
+
+/** What the `replay` handler is given. */
+export type ReplayOptions = Command.Command.ParseConfig<typeof replayConfig>
+
 /** `market replay`. */
 export const replayCommand = Command.make(
   "replay",
-  { file, submissions, out, keyFile, json },
+  replayConfig,
   (options) => lazily(() => import("./handlers/Market.js"), (handler) => handler.replay(options))
 ).pipe(
   Command.withDescription(describe("replay a continuous market: each submission's result, the payouts, the final best", {

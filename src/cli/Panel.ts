@@ -41,10 +41,15 @@ const consensus = Options.choice("consensus", ["mean", "median"]).pipe(
   Options.withDefault("mean" as const)
 )
 
+const judgeConfig = { artifact, claim, shards, quorum, majority, baseShards, consensus, keyFile, json }
+
+/** What the `judge` handler is given. */
+export type JudgeOptions = Command.Command.ParseConfig<typeof judgeConfig>
+
 /** `panel judge`. */
 export const judgeCommand = Command.make(
   "judge",
-  { artifact, claim, shards, quorum, majority, baseShards, consensus, keyFile, json },
+  judgeConfig,
   (options) => lazily(() => import("./handlers/Panel.js"), (handler) => handler.judge(options))
 ).pipe(
   Command.withDescription(describe("an m-of-n panel of held-out referees judges a claimed held-out value", {

@@ -88,7 +88,7 @@ export const render = (job: Job, now: number): string => {
       parts.push(`step ${job.step}/${job.total}`, `${Math.floor(done * 100)}%`)
       parts.push(job.step > 0 && elapsed > 0 ? `ETA ${formatDuration((elapsed / job.step) * (job.total - job.step))}` : "ETA -")
     } else parts.push(`step ${job.step}`)
-  }
+  } else parts.push("starting")
   if (job.smoothed.count > 0) parts.push(`loss ${smoothedValue(job.smoothed).toFixed(3)} (EMA)`)
   if (job.bytesSent !== undefined) parts.push(`sent ${formatBytes(job.bytesSent)}`)
   return parts.join("  ")

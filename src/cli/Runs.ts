@@ -27,10 +27,15 @@ const olderThan = parsedOption(
   }
 ).pipe(Options.optional)
 
+const listConfig = { directory, json }
+
+/** What the `list` handler is given. */
+export type ListOptions = Command.Command.ParseConfig<typeof listConfig>
+
 /** `runs list`. */
 export const listCommand = Command.make(
   "list",
-  { directory, json },
+  listConfig,
   (options) => lazily(() => import("./handlers/Runs.js"), (handler) => handler.list(options))
 ).pipe(
   Command.withDescription(describe("list the run directories of real training, oldest first, with their size", {
@@ -39,10 +44,15 @@ export const listCommand = Command.make(
   reported
 )
 
+const cleanConfig = { olderThan, directory, json }
+
+/** What the `clean` handler is given. */
+export type CleanOptions = Command.Command.ParseConfig<typeof cleanConfig>
+
 /** `runs clean`. */
 export const cleanCommand = Command.make(
   "clean",
-  { olderThan, directory, json },
+  cleanConfig,
   (options) => lazily(() => import("./handlers/Runs.js"), (handler) => handler.clean(options))
 ).pipe(
   Command.withDescription(describe("remove run directories (all, or those not modified for a while)", {

@@ -31,10 +31,15 @@ const scorer = Options.text("scorer").pipe(
   Options.optional
 )
 
+const scoreConfig = { artifact, input, split, shards, scorer, keyFile, json }
+
+/** What the `score` handler is given. */
+export type ScoreOptions = Command.Command.ParseConfig<typeof scoreConfig>
+
 /** The `score` subcommand. */
 export const command = Command.make(
   "score",
-  { artifact, input, split, shards, scorer, keyFile, json },
+  scoreConfig,
   (options) => lazily(() => import("./handlers/Score.js"), (handler) => handler.score(options))
 ).pipe(
   Command.withDescription(describe("re-score a trained artifact on a split: the referee's measurement", {

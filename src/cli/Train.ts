@@ -26,10 +26,15 @@ export const cluster = Options.text("cluster").pipe(
   Options.optional
 )
 
+const trainConfig = { recipe, seed, input, cluster, keyFile, json }
+
+/** What the `train` handler is given. */
+export type TrainOptions = Command.Command.ParseConfig<typeof trainConfig>
+
 /** The `train` subcommand. */
 export const command = Command.make(
   "train",
-  { recipe, seed, input, cluster, keyFile, json },
+  trainConfig,
   (options) => lazily(() => import("./handlers/Train.js"), (handler) => handler.train(options))
 ).pipe(
   Command.withDescription(describe("train a recipe on a cluster and print the trained artifact", {

@@ -26,12 +26,17 @@ export const runCli = (args: ReadonlyArray<string>, options: RunOptions = {}): P
   runNode([binary, ...args], options)
 
 /** Run Node (this test run's own executable) with these arguments in a child process. */
-export const runNode = (
+export const runNode = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<CliResult> =>
+  runProcess(process.execPath, args, options)
+
+/** Run a program with these arguments in a child process; stdin is `input` (default empty). */
+export const runProcess = (
+  file: string,
   args: ReadonlyArray<string>,
   options: RunOptions = {}
 ): Promise<CliResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
+    const child = spawn(file, args, {
       cwd: options.cwd ?? repoRoot,
       env: { ...process.env, NO_COLOR: "1", ...options.env },
       stdio: ["pipe", "pipe", "pipe"]

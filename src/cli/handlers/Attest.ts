@@ -1,16 +1,16 @@
 /** What `trainmarket attest …` does (loaded when it runs). */
 import { Effect, Layer, Option } from "effect"
 import * as Attestation from "../../attestation/Attestation.js"
-import type { TeeType } from "../../attestation/AttestationReport.js"
 import * as ClusterSpec from "../../cluster/ClusterSpec.js"
 import { TrainingCluster } from "../../cluster/TrainingCluster.js"
 import { AttestationRequired } from "../../domain/Errors.js"
 import * as Json from "../../files/Json.js"
 import * as Layers from "../../Layers.js"
+import type { HashOptions, ReportOptions, VerifyOptions } from "../Attest.js"
 import * as Output from "../Output.js"
 
 /** `attest report`: build the cluster a spec names (nothing is trained) and print its attestation report as a report file. */
-export const report = (options: { readonly cluster: string; readonly keyFile: Option.Option<string> }) =>
+export const report = (options: ReportOptions) =>
   Effect.gen(function*() {
     const spec = yield* Json.readArgument(ClusterSpec.ClusterSpec, options.cluster, "cluster.json")
     const cluster = yield* Effect.provide(
@@ -27,7 +27,7 @@ export const report = (options: { readonly cluster: string; readonly keyFile: Op
   })
 
 /** `attest hash`: the report's commitment hash. */
-export const hash = (options: { readonly report: string; readonly json: boolean }) =>
+export const hash = (options: HashOptions) =>
   Effect.gen(function*() {
     const decoded = yield* Json.readFile(Attestation.ReportFile, options.report)
     const digest = Attestation.hash(decoded)
@@ -36,7 +36,7 @@ export const hash = (options: { readonly report: string; readonly json: boolean 
   })
 
 /** `attest verify`: the report's structural verdict. */
-export const verify = (options: { readonly report: string; readonly require: TeeType; readonly json: boolean }) =>
+export const verify = (options: VerifyOptions) =>
   Effect.gen(function*() {
     const decoded = yield* Json.readFile(Attestation.ReportFile, options.report)
     const verification = Attestation.verify(decoded, options.require)

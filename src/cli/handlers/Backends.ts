@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import { check as checkSpec, type CheckReport, type RequirementCheck } from "../../cluster/Backends.js"
 import * as ClusterSpec from "../../cluster/ClusterSpec.js"
 import * as Json from "../../files/Json.js"
+import type { CheckOptions } from "../Backends.js"
 import * as Output from "../Output.js"
 import { Reported } from "../Shared.js"
 
@@ -29,7 +30,7 @@ export const render = (report: CheckReport): ReadonlyArray<string> => [
 ]
 
 /** Check the spec's backends and print the report; exit 1 when one is not ready. */
-export const check = (options: { readonly cluster: string; readonly json: boolean }) =>
+export const check = (options: CheckOptions) =>
   Effect.gen(function*() {
     const spec = yield* Json.readArgument(ClusterSpec.ClusterSpec, options.cluster, "cluster.json")
     const report = yield* checkSpec(spec)

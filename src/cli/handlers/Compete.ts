@@ -4,16 +4,12 @@ import { TrainingProgress } from "../../cluster/TrainingCluster.js"
 import * as CompetitionFile from "../../files/CompetitionFile.js"
 import * as Results from "../../files/Results.js"
 import * as Layers from "../../Layers.js"
+import type { CompeteOptions } from "../Compete.js"
 import * as Output from "../Output.js"
 import * as Progress from "../Progress.js"
 
 /** Run the competition file and print its leaderboard (or the JSON result); keep the results with --out. */
-export const compete = (options: {
-  readonly file: string
-  readonly out: Option.Option<string>
-  readonly keyFile: Option.Option<string>
-  readonly json: boolean
-}) =>
+export const compete = (options: CompeteOptions) =>
   Effect.gen(function*() {
     const competition = yield* CompetitionFile.load(options.file)
     // one sink: it draws the status lines and records each run's loss curve for --out

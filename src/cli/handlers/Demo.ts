@@ -5,10 +5,11 @@ import * as OperatorKey from "../../integrity/OperatorKey.js"
 import * as Layers from "../../Layers.js"
 import { runOneShot } from "../../market/OneShot.js"
 import { referenceCompetition } from "../../market/Reference.js"
+import type { DemoOptions } from "../Demo.js"
 import * as Output from "../Output.js"
 
 /** Run the reference competition and print its leaderboard (or the JSON result). */
-export const demo = (options: { readonly json: boolean }) =>
+export const demo = (options: DemoOptions) =>
   Effect.gen(function*() {
     // the demo's clusters and referee live in this one process: a key of its own, never written to disk
     const outcome = yield* runOneShot(referenceCompetition).pipe(

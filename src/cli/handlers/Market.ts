@@ -12,6 +12,7 @@ import * as MarketFile from "../../files/MarketFile.js"
 import * as Results from "../../files/Results.js"
 import * as Layers from "../../Layers.js"
 import type * as Replay from "../../market/Replay.js"
+import type { ReplayOptions } from "../Market.js"
 import * as Output from "../Output.js"
 import * as Progress from "../Progress.js"
 
@@ -114,13 +115,7 @@ const run = (input: MarketFile.ReplayInput, asJson: boolean, out: Option.Option<
       })), { progress: Progress.layer }))
 
 /** Replay the market file (its submissions inline, or streamed from `--submissions`). */
-export const replay = (options: {
-  readonly file: string
-  readonly submissions: Option.Option<string>
-  readonly out: Option.Option<string>
-  readonly keyFile: Option.Option<string>
-  readonly json: boolean
-}) =>
+export const replay = (options: ReplayOptions) =>
   Option.match(options.submissions, {
     onNone: () => Effect.map(MarketFile.load(options.file), MarketFile.inline),
     onSome: (lines) => MarketFile.loadStreamed(options.file, lines)

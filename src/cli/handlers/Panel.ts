@@ -7,6 +7,7 @@ import * as Json from "../../files/Json.js"
 import * as Layers from "../../Layers.js"
 import * as Panel from "../../scorer/Panel.js"
 import * as Output from "../Output.js"
+import type { JudgeOptions } from "../Panel.js"
 
 /** Parse a claim: a decimal number, or NaN / Infinity / -Infinity. */
 export const parseClaim = (text: string): Effect.Effect<number, BadInput> => {
@@ -42,17 +43,7 @@ const human = (judgement: Panel.Judgement): ReadonlyArray<string> => [
 ]
 
 /** Judge the claim and print the verdicts. */
-export const judge = (options: {
-  readonly artifact: string
-  readonly claim: string
-  readonly shards: Option.Option<string>
-  readonly quorum: Option.Option<number>
-  readonly majority: Option.Option<number>
-  readonly baseShards: Option.Option<number>
-  readonly consensus: "mean" | "median"
-  readonly keyFile: Option.Option<string>
-  readonly json: boolean
-}) =>
+export const judge = (options: JudgeOptions) =>
   Effect.gen(function*() {
     const claimed = yield* parseClaim(options.claim)
     const panel = Option.isSome(options.shards) && Option.isSome(options.quorum) && Option.isNone(options.majority)

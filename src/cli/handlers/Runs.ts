@@ -2,6 +2,7 @@
 import { Clock, Effect, Option } from "effect"
 import * as Runs from "../../cluster/Runs.js"
 import * as Output from "../Output.js"
+import type { CleanOptions, ListOptions } from "../Runs.js"
 import { formatBytes, formatDuration } from "../Units.js"
 
 const runJson = (run: Runs.RunDirectory) => ({
@@ -21,7 +22,7 @@ const table = (runs: ReadonlyArray<Runs.RunDirectory>, now: number): ReadonlyArr
 const total = (runs: ReadonlyArray<Runs.RunDirectory>): number => runs.reduce((sum, run) => sum + run.sizeBytes, 0)
 
 /** `runs list`: the run directories, oldest first. */
-export const list = (options: { readonly directory: Option.Option<string>; readonly json: boolean }) =>
+export const list = (options: ListOptions) =>
   Effect.gen(function*() {
     const where = yield* Runs.directoryOf(Option.getOrUndefined(options.directory))
     const runs = yield* Runs.list(Option.getOrUndefined(options.directory))
@@ -34,11 +35,7 @@ export const list = (options: { readonly directory: Option.Option<string>; reado
   })
 
 /** `runs clean`: remove run directories (those older than `olderThan` when given). */
-export const clean = (options: {
-  readonly olderThan: Option.Option<number>
-  readonly directory: Option.Option<string>
-  readonly json: boolean
-}) =>
+export const clean = (options: CleanOptions) =>
   Effect.gen(function*() {
     const where = yield* Runs.directoryOf(Option.getOrUndefined(options.directory))
     const now = yield* Clock.currentTimeMillis

@@ -9,6 +9,7 @@ import { DEFAULT_SHARDS } from "../../scorer/HeldOutScorer.js"
 import { Scorer } from "../../scorer/Scorer.js"
 import * as ScorerSpec from "../../scorer/ScorerSpec.js"
 import * as Output from "../Output.js"
+import type { ScoreOptions } from "../Score.js"
 import { transformJsonLines } from "./Input.js"
 
 /** Decode `--scorer` (default: simulated held-out). */
@@ -41,15 +42,7 @@ const scoreStream = (path: string, on: Split, asJson: boolean) =>
       )))
 
 /** Measure what the options name and print the measurements. */
-export const score = (options: {
-  readonly artifact: Option.Option<string>
-  readonly input: Option.Option<string>
-  readonly split: Split
-  readonly shards: Option.Option<number>
-  readonly scorer: Option.Option<string>
-  readonly keyFile: Option.Option<string>
-  readonly json: boolean
-}) =>
+export const score = (options: ScoreOptions) =>
   Effect.gen(function*() {
     const spec = yield* scorerSpec(options.scorer)
     const body = Option.isSome(options.input)

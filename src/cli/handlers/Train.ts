@@ -10,6 +10,7 @@ import * as Json from "../../files/Json.js"
 import * as Layers from "../../Layers.js"
 import * as Output from "../Output.js"
 import * as Progress from "../Progress.js"
+import type { TrainOptions } from "../Train.js"
 import { transformJsonLines } from "./Input.js"
 
 /** Decode `--cluster` (default: the simulator). */
@@ -54,14 +55,7 @@ const trainStream = (path: string, asJson: boolean) =>
       )))
 
 /** Train what the options name and print the artifacts. */
-export const train = (options: {
-  readonly recipe: Option.Option<string>
-  readonly seed: Option.Option<bigint>
-  readonly input: Option.Option<string>
-  readonly cluster: Option.Option<string>
-  readonly keyFile: Option.Option<string>
-  readonly json: boolean
-}) =>
+export const train = (options: TrainOptions) =>
   Effect.gen(function*() {
     const spec = yield* clusterSpec(options.cluster)
     const body = Option.isSome(options.input)
