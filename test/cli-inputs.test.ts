@@ -39,7 +39,7 @@ describe("inputs", () => {
     const fromFile = await runInProcess(["train", "--recipe", file, "--seed", "7", "--key-file", keyFile, "--json"])
     assert.strictEqual(fromFile.code, 0, fromFile.stderr)
     assert.strictEqual(fromFile.stdout, inline.stdout)
-    const bad = await runInProcess(["train", "--recipe", join(dir, "absent.json"), "--seed", "7", "--json"])
+    const bad = await runInProcess(["train", "--recipe", join(dir, "absent.json"), "--seed", "7", "--key-file", keyFile, "--json"])
     assert.deepStrictEqual(jsonOf(bad), { error: { _tag: "BadInput", message: `${join(dir, "absent.json")}: file not found` } })
   })
 

@@ -22,9 +22,13 @@ const frames = (stderr: string): ReadonlyArray<string> =>
 const scaleIslands = { name: "scale-islands", index: 1, count: 4 }
 const event = (fields: Partial<ProgressEvent>): ProgressEvent => ({ clusterId: "cpu-diloco", line: "", ...fields })
 
-const run = (terminal: boolean, body: (publish: (e: ProgressEvent) => Effect.Effect<void>) => Effect.Effect<void>) =>
+const run = (
+  terminal: boolean,
+  body: (publish: (e: ProgressEvent) => Effect.Effect<void>) => Effect.Effect<void>,
+  columns = 200
+) =>
   Effect.gen(function*() {
-    const test = yield* Output.makeTest({ terminal, columns: 200 })
+    const test = yield* Output.makeTest({ terminal, columns })
     const progress = yield* Effect.provide(Progress.make, test.layer)
     yield* body(progress.sink.publish)
     return { captured: yield* test.captured, curves: yield* progress.curves }
@@ -49,8 +53,8 @@ describe("progress lines", () => {
       const smoothed = (0.95 * 2 + 1) / (0.95 + 1)
       // drawn 10.2 s after the job's first line, at step 2 of 256: 254 more steps at 5.1 s take 1295 s
       assert.deepStrictEqual(frames(captured.stderr).at(-1)!.split("\n"), [
-        `researcher 1/4 scale-islands  cpu-diloco  step 2/256  0%  ETA 21m 35s  loss ${smoothed.toFixed(3)} (EMA)  sent 1.5 MiB`,
-        "baseline  cpu-diloco  step 64/256  25%  ETA -  loss 1.250 (EMA)"
+        `researcher 1/4 scale-islands  cpu-diloco  step 2/256  0%  ETA 21m 35s  EMA loss ${smoothed.toFixed(3)}  sent 1.5 MiB`,
+        "baseline  cpu-diloco  step 64/256  25%  ETA -  EMA loss 1.250"
       ])
       assert.strictEqual(captured.stdout, "")
       const curve = curves.find((c) => c.ref === "training:aaaaaaaaaaaaaaaa")!
@@ -74,14 +78,32 @@ describe("progress lines", () => {
         }))
       const all = frames(captured.stderr)
       assert.deepStrictEqual(all.slice(-3), [
-        "baseline  cpu-diloco  step 100/256  39%  ETA -  loss 1.300 (EMA)\nresearcher 1/4 scale-islands  scoring",
-        "baseline  cpu-diloco  step 100/256  39%  ETA -  loss 1.300 (EMA)",
+        "baseline  cpu-diloco  step 100/256  39%  ETA -  EMA loss 1.300\nresearcher 1/4 scale-islands  scoring",
+        "baseline  cpu-diloco  step 100/256  39%  ETA -  EMA loss 1.300",
         ""
       ])
       // each redraw first clears the lines drawn before it, going up one line per extra line
       const redraws = captured.stderr.split("\r").slice(1).map((frame) => `\r${frame}`)
       assert.isTrue(redraws.at(-1)!.startsWith(`\r${ESC}[2K`))
-      assert.strictEqual(redraws.at(-2), Output.redraw(2, "baseline  cpu-diloco  step 100/256  39%  ETA -  loss 1.300 (EMA)"))
+      assert.strictEqual(redraws.at(-2), Output.redraw(2, "baseline  cpu-diloco  step 100/256  39%  ETA -  EMA loss 1.300"))
+    }))
+
+  it.effect("on an 80-column terminal a line drops the cluster's name, the share and double spaces, and never wraps", () =>
+    Effect.gen(function*() {
+      const { captured } = yield* run(true, (publish) =>
+        Effect.gen(function*() {
+          const a = { job: scaleIslands, ref: "training:aaaaaaaaaaaaaaaa", total: 256 }
+          yield* publish(event({ ...a, step: 1, loss: 1.5 }))
+          yield* TestClock.adjust(Duration.seconds(2))
+          yield* publish(event({ ...a, step: 128, loss: 1.5, bytesSent: 13.2 * 1024 * 1024 }))
+          yield* TestClock.adjust(Duration.seconds(1))
+          yield* publish(event({ job: { name: "a-researcher-with-a-very-long-name", index: 12, count: 40 }, ref: "training:cccccccccccccccc", total: 1000, step: 999, loss: 1.5, bytesSent: 1 }))
+        }), 80)
+      const [first, second] = frames(captured.stderr).at(-1)!.split("\n")
+      // drawn 3 s after the job's first line, at step 128 of 256: 128 more take 3 s; the loss is 1.5 throughout
+      assert.strictEqual(first, "researcher 1/4 scale-islands step 128/256 ETA 3s EMA loss 1.500 sent 13.2 MiB")
+      // a long name loses the fields at the end, whole (its first line: no pace yet, so no ETA)
+      assert.strictEqual(second, "researcher 12/40 a-researcher-with-a-very-long-name step 999/1000 ETA -")
     }))
 
   it.effect("nothing is drawn when stderr is not a terminal", () =>

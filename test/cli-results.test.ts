@@ -110,8 +110,8 @@ describe("compete --out", () => {
 describe("market replay --out", () => {
   it("keeps the --json document, the printed lines and the frontier", async () => {
     const out = join(dir, "replay")
-    const json = await runInProcess(["market", "replay", "examples/continuous-market.json", "--json"])
-    const result = await runInProcess(["market", "replay", "examples/continuous-market.json", "--out", out])
+    const json = await runInProcess(["market", "replay", "examples/continuous-market.json", "--key-file", keyFile, "--json"])
+    const result = await runInProcess(["market", "replay", "examples/continuous-market.json", "--key-file", keyFile, "--out", out])
     assert.strictEqual(result.code, 0, result.stderr)
     assert.strictEqual(read(out, "result.json"), json.stdout)
     assert.strictEqual(read(out, "results.txt"), result.stdout)
@@ -132,6 +132,8 @@ describe("market replay --out", () => {
       "examples/submissions.jsonl",
       "--out",
       out,
+      "--key-file",
+      keyFile,
       "--json"
     ])
     assert.strictEqual(result.code, 0, result.stderr)

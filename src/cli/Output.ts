@@ -106,7 +106,8 @@ export const layer: Layer.Layer<Output> = Layer.sync(Output, () => {
     stdin: Stream.unwrap(Effect.promise(() => import("@effect/platform-node/NodeStream")).pipe(Effect.map((m) => m.stdin))),
     stderrIsTerminal: terminal,
     color: process.stdout.isTTY === true && process.env["NO_COLOR"] === undefined,
-    columns: () => process.stderr.columns ?? 80,
+    // a terminal that does not say its width (0, e.g. under `script`) is taken as 80 columns
+    columns: () => (process.stderr.columns !== undefined && process.stderr.columns > 0 ? process.stderr.columns : 80),
     status: statusLines(stderr, terminal)
   })
 })

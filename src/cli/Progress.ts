@@ -2,7 +2,7 @@
  * Live training progress for a person at a terminal: one status line per running job
  * on stderr, redrawn in place (`Output.status`):
  *
- *     researcher 2/4 scale-islands  cpu-diloco  step 103/256  40%  ETA 3s  loss 1.243 (EMA)  sent 888.8 KiB
+ *     researcher 2/4 scale-islands  cpu-diloco  step 103/256  40%  ETA 3s  EMA loss 1.243  sent 888.8 KiB
  *     baseline  scoring
  *
  * The loss is an exponential moving average of the trainer's batch losses (a single
@@ -76,22 +76,40 @@ export const labelText = (job: JobLabel | undefined): string =>
     ? `researcher ${job.index}/${job.count} ${job.name}`
     : job.name
 
-/** One job's status line at time `now`. */
-export const render = (job: Job, now: number): string => {
-  const parts = [labelText(job.job)].filter((part) => part !== "")
-  if (job.scoring) return [...parts, "scoring"].join("  ")
-  parts.push(job.clusterId)
-  if (job.step !== undefined) {
-    if (job.total !== undefined && job.total > 0) {
-      const done = Math.min(1, job.step / job.total)
+/**
+ * One job's status line at time `now`, at most `width` columns: fields two spaces apart;
+ * on a narrow terminal one space apart, and the fields a person needs least dropped
+ * until it fits (the cluster's name, the share done, then from the end), never cut
+ * inside a field unless the first one alone is too long.
+ */
+export const render = (job: Job, now: number, width = Infinity): string => {
+  const fields: Array<{ readonly text: string; readonly drop: number }> = []
+  const add = (text: string, drop: number) => {
+    if (text !== "") fields.push({ text, drop })
+  }
+  add(labelText(job.job), 0)
+  if (job.scoring) add("scoring", 0)
+  else {
+    add(job.clusterId, 6)
+    if (job.step === undefined) add("starting", 0)
+    else if (job.total !== undefined && job.total > 0) {
       const elapsed = now - job.startedAt
-      parts.push(`step ${job.step}/${job.total}`, `${Math.floor(done * 100)}%`)
-      parts.push(job.step > 0 && elapsed > 0 ? `ETA ${formatDuration((elapsed / job.step) * (job.total - job.step))}` : "ETA -")
-    } else parts.push(`step ${job.step}`)
-  } else parts.push("starting")
-  if (job.smoothed.count > 0) parts.push(`loss ${smoothedValue(job.smoothed).toFixed(3)} (EMA)`)
-  if (job.bytesSent !== undefined) parts.push(`sent ${formatBytes(job.bytesSent)}`)
-  return parts.join("  ")
+      add(`step ${job.step}/${job.total}`, 0)
+      add(`${Math.floor(Math.min(1, job.step / job.total) * 100)}%`, 5)
+      add(job.step > 0 && elapsed > 0 ? `ETA ${formatDuration((elapsed / job.step) * (job.total - job.step))}` : "ETA -", 2)
+    } else add(`step ${job.step}`, 0)
+    if (job.smoothed.count > 0) add(`EMA loss ${smoothedValue(job.smoothed).toFixed(3)}`, 3)
+    if (job.bytesSent !== undefined) add(`sent ${formatBytes(job.bytesSent)}`, 4)
+  }
+  const wide = fields.map((f) => f.text).join("  ")
+  if (wide.length <= width) return wide
+  let kept = fields
+  for (let level = 6; level >= 1; level--) {
+    const narrow = kept.map((f) => f.text).join(" ")
+    if (narrow.length <= width) return narrow
+    kept = kept.filter((f) => f.drop !== level)
+  }
+  return kept.map((f) => f.text).join(" ").slice(0, width)
 }
 
 /** Fold one event into the state; whether the lines changed in a way worth drawing at once. */
@@ -150,9 +168,9 @@ const update = (state: State, event: ProgressEvent, now: number): { readonly sta
 /** How often the lines are redrawn at most (a phase change or a new job draws at once). */
 const REDRAW_MILLIS = 100
 
-/** The status lines of every job, each cut to the terminal's width. */
+/** The status lines of every job, each within the terminal's width (a wrapped line could not be redrawn). */
 const lines = (state: State, now: number, columns: number): string =>
-  [...state.jobs.values()].map((job) => render(job, now).slice(0, Math.max(10, columns - 1))).join("\n")
+  [...state.jobs.values()].map((job) => render(job, now, Math.max(20, columns - 1))).join("\n")
 
 /**
  * A progress sink drawing the status lines on stderr (when it is a terminal), and the

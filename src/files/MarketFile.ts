@@ -267,13 +267,15 @@ export const replay = <A, E, R, RP = never>(
       Effect.flatMap(Replay.prepare(toConfig(input.head, key), evaluator), (settler) =>
         use({ results: Replay.stream(settler, input.submissions.stream, evaluator), settler, canFail: false })))
   }
-  return Effect.gen(function*() {
+  const replaying = Effect.gen(function*() {
     const config = toConfig(input.head, (yield* OperatorKey).key)
     const evaluator = yield* Replay.serviceEvaluator
     const settler = yield* Replay.prepare(config, evaluator)
     const results = Replay.stream(settler, input.submissions.stream, evaluator, { concurrency: input.head.concurrency })
     return yield* use({ results, settler, canFail: true })
-  }).pipe(Effect.provide(Layers.forFile(input.head, options)))
+  }).pipe(Effect.provide(Layers.forFile(input.head)))
+  // provided outside the services, so the cluster layer and the replay share one sink
+  return options.progress === undefined ? replaying : Effect.provide(replaying, options.progress)
 }
 
 /**

@@ -23,7 +23,7 @@ import type { ArtifactInvalid, ClusterError, ScoreError } from "../domain/Errors
 import type { Measurement } from "../domain/Measurement.js"
 import type { Recipe } from "../domain/Recipe.js"
 import * as LocalSim from "../cluster/LocalSimCluster.js"
-import { TrainingCluster } from "../cluster/TrainingCluster.js"
+import { publishPhase, TrainingCluster, withJob } from "../cluster/TrainingCluster.js"
 import { Scorer } from "../scorer/Scorer.js"
 import * as SimHeldOut from "../scorer/HeldOutScorer.js"
 import * as Leaderboard from "./Leaderboard.js"
@@ -99,17 +99,25 @@ export const simEvaluator = (shards: number): Evaluator<never, never> => {
 /** What the service evaluator can fail with. */
 export type EvaluateError = ClusterError | ArtifactInvalid | ScoreError
 
-/** Train on the provided `TrainingCluster`, validate the artifact, measure with the provided `Scorer`. */
+/**
+ * Train on the provided `TrainingCluster`, validate the artifact, measure with the
+ * provided `Scorer`; an optional progress sink hears when a run is being scored and
+ * when it is done.
+ */
 export const serviceEvaluator: Effect.Effect<Evaluator<EvaluateError, never>, never, TrainingCluster | Scorer> = Effect
   .gen(function*() {
     const cluster = yield* TrainingCluster
     const scorer = yield* Scorer
     return {
-      evaluate: (recipe, seed) =>
-        cluster.train(recipe, seed).pipe(
+      evaluate: (recipe, seed) => {
+        const runRef = Artifact.ref({ recipe, trainSeed: seed })
+        return cluster.train(recipe, seed).pipe(
           Effect.flatMap((trained) => Artifact.validate(trained, { recipe, seed })),
-          Effect.flatMap((artifact) => scorer.measure(artifact, "held-out"))
+          Effect.tap(() => publishPhase(cluster.id, "scoring", runRef)),
+          Effect.flatMap((artifact) => scorer.measure(artifact, "held-out")),
+          Effect.ensuring(publishPhase(cluster.id, "ended", runRef))
         )
+      }
     }
   })
 
@@ -235,7 +243,9 @@ export const prepare = <E, R>(
   onRow?: (row: Leaderboard.LeaderboardRow) => void
 ): Effect.Effect<Settler, E, R> =>
   Effect.map(
-    Effect.forEach(Seeds.forBaseline(planOf(config)), (seed) => evaluator.evaluate(config.baseline.recipe, seed)),
+    Effect.forEach(Seeds.forBaseline(planOf(config)), (seed) => evaluator.evaluate(config.baseline.recipe, seed)).pipe(
+      withJob({ name: "baseline" })
+    ),
     (perSeed) => makeSettler(config, Settlement.judged(perSeed), onRow)
   )
 
@@ -279,7 +289,10 @@ export const stream = <E, R, E2, R2>(
       Stream.zipWithIndex,
       Stream.mapEffect(([submission, i]) =>
         Effect.map(
-          Effect.forEach(settler.seedsOf(start + i), (seed) => evaluator.evaluate(submission.recipe, seed)),
+          Effect.forEach(settler.seedsOf(start + i), (seed) => evaluator.evaluate(submission.recipe, seed)).pipe(
+            // a progress display names the job by its researcher and place
+            withJob({ name: `${submission.researcher} #${start + i}` })
+          ),
           (perSeed) => [submission.researcher, perSeed] as const
         ), { concurrency: options.concurrency ?? 1 }),
       Stream.map(([researcher, perSeed]) => settler.settle(researcher, perSeed))
