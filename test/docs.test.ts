@@ -36,6 +36,8 @@ const npmCache = tempDir("npm-cache")
 const sh = (command: string, cwd: string) =>
   runProcess("bash", ["-o", "pipefail", "-c", command], {
     cwd,
+    // no stdin, as for a command typed at a terminal (a closed pipe tells the trainer its parent is gone)
+    input: null,
     env: {
       TRAINMARKET_KEY_FILE: path.join(cwd, "operator.key"),
       // npx runs the project's own bin; it must never reach for the registry

@@ -4,7 +4,8 @@
  * training loss curves of real runs against the data's entropy floor, and a continuous
  * market's frontier over its submissions. Each takes the `document` to render into (a
  * server-side one in Node, `Svg.document()`; the browser's on a web page) and returns
- * the chart's `<svg>` element.
+ * the chart's `<svg>` element. Imported as `trainmarket/charts` (not from the package's
+ * main entry, so a program that draws nothing does not load Plot).
  */
 import * as Plot from "@observablehq/plot"
 

@@ -189,6 +189,8 @@ const entryOf = (doc: HelpDoc.HelpDoc): CommandEntry => {
 
 /** Names of the options @effect/cli adds to every command. */
 const BUILT_IN_NAMES = new Set(["--completions", "--log-level", "--help", "-h", "--wizard", "--version"])
+/** Those of them that take a value (`--log-level debug`). */
+const BUILT_IN_WITH_VALUE = new Set(["--completions", "--log-level"])
 
 /** Read a command's help document (as `CommandDescriptor.parse` returns it for `--help`). */
 export const read = (path: ReadonlyArray<string>, doc: HelpDoc.HelpDoc): CommandDoc => {
@@ -380,6 +382,7 @@ export const commandOf = (
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? ""
     if (arg === "--") break
+    if (BUILT_IN_WITH_VALUE.has(arg)) i++
     if (arg.startsWith("-")) continue
     const next = [...path, arg]
     if (!paths.some((p) => p.length === next.length && p.every((word, j) => word === next[j]))) break

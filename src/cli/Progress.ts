@@ -113,7 +113,12 @@ export const render = (job: Job, now: number, width = Infinity): string => {
 }
 
 /** Fold one event into the state; whether the lines changed in a way worth drawing at once. */
-const update = (state: State, event: ProgressEvent, now: number): { readonly state: State; readonly urgent: boolean } => {
+const update = (
+  state: State,
+  event: ProgressEvent,
+  now: number,
+  record: boolean
+): { readonly state: State; readonly urgent: boolean } => {
   const key = keyOf(event)
   const jobs = new Map(state.jobs)
   const before = jobs.get(key)
@@ -146,7 +151,7 @@ const update = (state: State, event: ProgressEvent, now: number): { readonly sta
   }
   jobs.set(key, next)
   let curves = state.curves
-  if (event.ref !== undefined && (smoothed !== job.smoothed || event.entropyFloor !== undefined)) {
+  if (record && event.ref !== undefined && (smoothed !== job.smoothed || event.entropyFloor !== undefined)) {
     const recorded = state.curves.get(event.ref) ?? {
       curve: { ref: event.ref, job: event.job, clusterId: event.clusterId, entropyFloor: undefined, points: [] },
       stride: 1
@@ -174,16 +179,17 @@ const lines = (state: State, now: number, columns: number): string =>
 
 /**
  * A progress sink drawing the status lines on stderr (when it is a terminal), and the
- * loss curves it has recorded so far.
+ * loss curves it has recorded so far (only with `record`: a long replay would keep one
+ * per submission).
  */
-export const make = Effect.gen(function*() {
+export const makeWith = (options: { readonly record: boolean }) => Effect.gen(function*() {
   const output = yield* Output.Output
   const state = yield* Ref.make<State>({ jobs: new Map(), curves: new Map(), drawnAt: Number.NEGATIVE_INFINITY })
   const publish = (event: ProgressEvent): Effect.Effect<void> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.flatMap(
         Ref.modify(state, (current) => {
-          const { state: next, urgent } = update(current, event, now)
+          const { state: next, urgent } = update(current, event, now, options.record)
           const draw = output.stderrIsTerminal && (urgent || now - current.drawnAt >= REDRAW_MILLIS)
           return [draw ? lines(next, now, output.columns()) : undefined, draw ? { ...next, drawnAt: now } : next] as const
         }),
@@ -195,8 +201,11 @@ export const make = Effect.gen(function*() {
   }
 })
 
-/** A progress sink that draws the status lines on stderr when it is a terminal. */
+/** A progress sink that records every run's loss curve as well as drawing the lines. */
+export const make = makeWith({ record: true })
+
+/** A progress sink that draws the status lines on stderr when it is a terminal (and records nothing). */
 export const layer: Layer.Layer<TrainingProgress, never, Output.Output> = Layer.effect(
   TrainingProgress,
-  Effect.map(make, (progress) => progress.sink)
+  Effect.map(makeWith({ record: false }), (progress) => progress.sink)
 )

@@ -8,7 +8,8 @@
  * directories in the cache), `lifts.svg` and, for real training, `loss.svg`. An artifact
  * whose checkpoint was copied names the copy and carries a fresh receipt under the
  * operator's key (its `checkpointSha256` is unchanged: the same bytes), so
- * `score --artifact <folder>/artifacts/<name>.json` works after `runs clean`.
+ * `score --artifact <folder>/artifacts/<name>.json` works after `runs clean`. Imported
+ * as `trainmarket/results` (it draws with Plot, which the main entry does not load).
  */
 import { FileSystem, Path } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
