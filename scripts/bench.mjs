@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run bench [-- --json] [-- --n N]`: measures the continuous market's replay form
+// `npm run bench [--json] [-- --n N] [-- --only replay|startup|trainer|intake]`: measures the CLI's
+// start-up (scripts/bench-cli.mjs), the continuous market's replay form
 // (src/market/Replay.ts, the path `trainmarket market replay` takes for simulated
 // markets) against a plain hand-written JavaScript loop doing the same arithmetic
 // (simulated training, held-out measurement, lift, gate, micros, the bounty's beat)
@@ -7,10 +8,13 @@
 // (300,000, N and 3N submissions), so "independent of N" is checked, not assumed.
 // With --json it prints one JSON document; it also includes the trainer benchmark
 // (scripts/bench-trainer.mjs, `benchTrainer()`) under "trainer" when that file exists,
-// and the live market's intake (scripts/bench-intake.mjs, `benchIntake()`: submissions
-// answered per second and p50/p99 latency at 64 concurrent clients against a real
-// `market serve`, beside a bare node:http handler doing one durable SQLite insert per
-// request) under "intake".
+// and the live market's intake (scripts/bench-intake.mjs: submissions answered per second
+// and p50/p99 latency at 64 concurrent clients against a real `market serve`, beside a
+// bare node:http handler doing one durable insert per request) under "intake" (SQLite)
+// and "intakePostgres". `npm run bench --json` is npm's own JSON mode: npm then prints
+// its "> trainmarket@… bench" banner on stderr (with `npm run bench -- --json` npm prints
+// it on stdout, before the document; `npm run --silent bench -- --json` leaves it out),
+// and passes the flag on as npm_config_json.
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -23,7 +27,9 @@ import { beat } from "../dist/market/Reward.js"
 import * as SimHeldOut from "../dist/scorer/HeldOutScorer.js"
 
 const args = process.argv.slice(2)
-const asJson = args.includes("--json")
+const asJson = args.includes("--json") || process.env["npm_config_json"] === "true"
+const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined
+const wanted = (section) => only === undefined || only === section
 const flag = (name, fallback) => {
   const at = args.indexOf(name)
   return at >= 0 && args[at + 1] !== undefined ? Number(args[at + 1]) : fallback
@@ -145,63 +151,72 @@ const log = (line) => {
   if (!asJson) process.stdout.write(`${line}\n`)
 }
 
-log(`replay benchmark: ${N.toLocaleString("en-US")} submissions, ${SHARDS} shards, record bounty`)
-// warm both paths up so the JIT has compiled them before the timed runs
-plainLoop(50_000)
-await replay(50_000)
-const best = (a, b) => (a.seconds <= b.seconds ? a : b)
-// interleaved rounds, best of each: the machine may be shared, and the best run is
-// the one least disturbed by anything else
-const ROUNDS = 3
-let baseline = await time(() => plainLoop(N))
-let ours = await time(() => replay(N))
-for (let round = 1; round < ROUNDS; round++) {
-  baseline = best(baseline, await time(() => plainLoop(N)))
-  ours = best(ours, await time(() => replay(N)))
-}
-const agree = ours.value.records === baseline.value.records && ours.value.spentWei === baseline.value.spentWei &&
-  ours.value.finalBestMicros === baseline.value.finalBestMicros
-const mb = (x) => (x === undefined ? null : Number(x.toFixed(1)))
-const memoryAt = (n) => {
-  const natural = child(n)
-  const sampled = child(n, ["--expose-gc"])
-  return { peakRssMb: mb(natural.peakRssMb), liveHeapMb: mb(sampled.liveHeapMb) }
-}
-// three sizes: V8 grows its heap towards a steady size over the first few hundred
-// thousand submissions, so the 300,000 figure sits below a plateau the larger two share
-const memory = { [SMALL_N]: memoryAt(SMALL_N), [N]: memoryAt(N), [3 * N]: memoryAt(3 * N) }
-
-const report = {
-  replay: {
-    submissions: N,
-    nsPerSubmission: Math.round((ours.seconds * 1e9) / N),
-    seconds: Number(ours.seconds.toFixed(3)),
-    peakRssMb: memory[N].peakRssMb,
-    memoryBySubmissions: memory,
-    records: ours.value.records,
-    spentWei: ours.value.spentWei.toString(),
-    finalBestMicros: ours.value.finalBestMicros?.toString() ?? null,
-    batch: Replay.SYNC_BATCH
-  },
-  baselineLoop: {
-    submissions: N,
-    nsPerSubmission: Math.round((baseline.seconds * 1e9) / N),
-    seconds: Number(baseline.seconds.toFixed(3))
-  },
-  ratioToBaseline: Number((ours.seconds / baseline.seconds).toFixed(3)),
-  replayAgreesWithBaseline: agree,
-  node: process.version
+const report = {}
+if (wanted("startup")) {
+  const { benchCliStartup, printCliStartup } = await import("./bench-cli.mjs")
+  report.startup = benchCliStartup()
+  if (!asJson) printCliStartup(report.startup)
 }
 
-log(`  plain JS loop      ${report.baselineLoop.nsPerSubmission} ns/submission (${report.baselineLoop.seconds} s)`)
-log(`  replay (library)   ${report.replay.nsPerSubmission} ns/submission (${report.replay.seconds} s), ${report.ratioToBaseline}x the loop`)
-for (const [n, m] of Object.entries(memory)) {
-  log(`  fresh process, ${Number(n).toLocaleString("en-US")} submissions: peak RSS ${m.peakRssMb} MB, largest live heap ${m.liveHeapMb} MB`)
+if (wanted("replay")) {
+  log(`replay benchmark: ${N.toLocaleString("en-US")} submissions, ${SHARDS} shards, record bounty`)
+  // warm both paths up so the JIT has compiled them before the timed runs
+  plainLoop(50_000)
+  await replay(50_000)
+  const best = (a, b) => (a.seconds <= b.seconds ? a : b)
+  // interleaved rounds, best of each: the machine may be shared, and the best run is
+  // the one least disturbed by anything else
+  const ROUNDS = 3
+  let baseline = await time(() => plainLoop(N))
+  let ours = await time(() => replay(N))
+  for (let round = 1; round < ROUNDS; round++) {
+    baseline = best(baseline, await time(() => plainLoop(N)))
+    ours = best(ours, await time(() => replay(N)))
+  }
+  const agree = ours.value.records === baseline.value.records && ours.value.spentWei === baseline.value.spentWei &&
+    ours.value.finalBestMicros === baseline.value.finalBestMicros
+  const mb = (x) => (x === undefined ? null : Number(x.toFixed(1)))
+  const memoryAt = (n) => {
+    const natural = child(n)
+    const sampled = child(n, ["--expose-gc"])
+    return { peakRssMb: mb(natural.peakRssMb), liveHeapMb: mb(sampled.liveHeapMb) }
+  }
+  // three sizes: V8 grows its heap towards a steady size over the first few hundred
+  // thousand submissions, so the 300,000 figure sits below a plateau the larger two share
+  const memory = { [SMALL_N]: memoryAt(SMALL_N), [N]: memoryAt(N), [3 * N]: memoryAt(3 * N) }
+
+  Object.assign(report, {
+    replay: {
+      submissions: N,
+      nsPerSubmission: Math.round((ours.seconds * 1e9) / N),
+      seconds: Number(ours.seconds.toFixed(3)),
+      peakRssMb: memory[N].peakRssMb,
+      memoryBySubmissions: memory,
+      records: ours.value.records,
+      spentWei: ours.value.spentWei.toString(),
+      finalBestMicros: ours.value.finalBestMicros?.toString() ?? null,
+      batch: Replay.SYNC_BATCH
+    },
+    baselineLoop: {
+      submissions: N,
+      nsPerSubmission: Math.round((baseline.seconds * 1e9) / N),
+      seconds: Number(baseline.seconds.toFixed(3))
+    },
+    ratioToBaseline: Number((ours.seconds / baseline.seconds).toFixed(3)),
+    replayAgreesWithBaseline: agree,
+    node: process.version
+  })
+
+  log(`  plain JS loop      ${report.baselineLoop.nsPerSubmission} ns/submission (${report.baselineLoop.seconds} s)`)
+  log(`  replay (library)   ${report.replay.nsPerSubmission} ns/submission (${report.replay.seconds} s), ${report.ratioToBaseline}x the loop`)
+  for (const [n, m] of Object.entries(memory)) {
+    log(`  fresh process, ${Number(n).toLocaleString("en-US")} submissions: peak RSS ${m.peakRssMb} MB, largest live heap ${m.liveHeapMb} MB`)
+  }
+  log(`  records ${report.replay.records}, spent ${report.replay.spentWei} wei; replay and loop agree: ${agree}`)
 }
-log(`  records ${report.replay.records}, spent ${report.replay.spentWei} wei; replay and loop agree: ${agree}`)
 
 const trainerScript = fileURLToPath(new URL("./bench-trainer.mjs", import.meta.url))
-if (existsSync(trainerScript)) {
+if (wanted("trainer") && existsSync(trainerScript)) {
   try {
     const { benchTrainer } = await import(pathToFileURL(trainerScript).href)
     report.trainer = await benchTrainer()
@@ -213,7 +228,7 @@ if (existsSync(trainerScript)) {
 }
 
 const intakeScript = fileURLToPath(new URL("./bench-intake.mjs", import.meta.url))
-if (existsSync(intakeScript)) {
+if (existsSync(intakeScript) && wanted("intake")) {
   try {
     const { benchIntake } = await import(pathToFileURL(intakeScript).href)
     report.intake = await benchIntake()

@@ -116,7 +116,7 @@ describe("trainmarket binary", () => {
     for (const command of [[], ["demo"], ["train"], ["score"], ["compete"]]) {
       const result = await runCli([...command, "--help"])
       assert.strictEqual(result.code, 0, `${command.join(" ")} --help`)
-      assert.include(result.stdout, "USAGE")
+      assert.include(result.stdout, "Usage:")
     }
   })
 

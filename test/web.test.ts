@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The market's web page (SPEC §17) in a real browser: headless Chromium (Debian's
  * package, driven by playwright-core) against a real `market serve` process on a loopback
@@ -83,7 +82,7 @@ describe("the market's web page in Chromium", () => {
     try {
       const api = await leaderboard()
       assert.strictEqual(api.records.length, 2, "the scenario makes two records")
-      await page.waitForFunction((n) => document.querySelectorAll("#records tbody tr").length === n, api.records.length)
+      await page.waitForFunction(`document.querySelectorAll("#records tbody tr").length === ${api.records.length}`)
       const rows = await page.locator("#records tbody tr").allInnerTexts()
       api.records.forEach((record, i) => {
         assert.include(rows[i], record.researcher)
@@ -92,7 +91,7 @@ describe("the market's web page in Chromium", () => {
         assert.include(rows[i], `+${micros / 1_000_000n}.${(micros % 1_000_000n).toString().padStart(6, "0")}`)
         assert.include(rows[i], BigInt(record.wei).toLocaleString("en-US"))
       })
-      await page.waitForFunction((n) => document.querySelectorAll("#chart g.record-step circle").length === n, api.records.length)
+      await page.waitForFunction(`document.querySelectorAll("#chart g.record-step circle").length === ${api.records.length}`)
       assert.strictEqual(await steps(page), api.records.length)
       assert.strictEqual(await page.locator("#holder").innerText(), "bob")
       assert.strictEqual(await page.locator("#live").getAttribute("data-state"), "live")
@@ -108,12 +107,12 @@ describe("the market's web page in Chromium", () => {
   it("a new record that settles appears live: one more row and one more chart step", async () => {
     const { page, close } = await open({ width: 1280, height: 900 })
     try {
-      await page.waitForFunction(() => document.querySelectorAll("#chart g.record-step circle").length === 2)
+      await page.waitForFunction(`document.querySelectorAll("#chart g.record-step circle").length === 2`)
       await submit("alice", r(16, 32, 0.2), 5)
       const api = await leaderboard()
       assert.strictEqual(api.records.length, 3, "16 islands beat 8")
       // no reload: the page hears the record on /v1/events
-      await page.waitForFunction(() => document.querySelectorAll("#chart g.record-step circle").length === 3)
+      await page.waitForFunction(`document.querySelectorAll("#chart g.record-step circle").length === 3`)
       assert.strictEqual(await page.locator("#records tbody tr").count(), 3)
       assert.strictEqual(await page.locator("#holder").innerText(), "alice")
     } finally {
@@ -132,22 +131,22 @@ describe("the market's web page in Chromium", () => {
       assert.strictEqual(carol.length, 2)
       await page.fill("#token", tokens.carol)
       await page.click("#token-form button[type=submit]")
-      await page.waitForFunction((n) => document.querySelectorAll("#mine tbody tr").length === n, carol.length)
+      await page.waitForFunction(`document.querySelectorAll("#mine tbody tr").length === ${carol.length}`)
       const shown = (await page.locator("#mine").innerText())
       // carol's gated and weaker submissions: not records, nothing paid
       assert.notInclude(shown, "yes")
-      assert.strictEqual(await page.evaluate(() => sessionStorage.getItem("trainmarket.token")), tokens.carol)
-      assert.isNull(await page.evaluate(() => localStorage.getItem("trainmarket.token")))
+      assert.strictEqual(await page.evaluate(`sessionStorage.getItem("trainmarket.token")`), tokens.carol)
+      assert.isNull(await page.evaluate(`localStorage.getItem("trainmarket.token")`))
       // bob's token: bob's one submission, a record
       await page.fill("#token", tokens.bob)
       await page.click("#token-form button[type=submit]")
-      await page.waitForFunction((n) => document.querySelectorAll("#mine tbody tr").length === n, bob.length)
+      await page.waitForFunction(`document.querySelectorAll("#mine tbody tr").length === ${bob.length}`)
       assert.include(await page.locator("#mine").innerText(), "yes")
       await page.screenshot({ path: path.join(screenshots, "own-submissions.png"), fullPage: true })
       // a wrong token shows nothing of anyone
       await page.fill("#token", "not-a-token")
       await page.click("#token-form button[type=submit]")
-      await page.waitForFunction(() => (document.querySelector("#mine") as HTMLElement | null)?.hidden === true)
+      await page.waitForFunction(`document.querySelector("#mine")?.hidden === true`)
       assert.include(await page.locator("#token-status").innerText(), "not accepted")
     } finally {
       await close()
@@ -157,10 +156,10 @@ describe("the market's web page in Chromium", () => {
   it("is readable on a phone: nothing wider than the screen", async () => {
     const { page, close } = await open({ width: 390, height: 844 })
     try {
-      await page.waitForFunction(() => document.querySelectorAll("#chart g.record-step circle").length >= 2)
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      await page.waitForFunction(`document.querySelectorAll("#chart g.record-step circle").length >= 2`)
+      const overflow = Number(await page.evaluate(`document.documentElement.scrollWidth - window.innerWidth`))
       assert.isAtMost(overflow, 0)
-      const chartWidth = await page.evaluate(() => document.querySelector("#chart svg")?.getBoundingClientRect().width ?? 0)
+      const chartWidth = Number(await page.evaluate(`document.querySelector("#chart svg")?.getBoundingClientRect().width ?? 0`))
       assert.isAtMost(chartWidth, 390)
       assert.isAbove(chartWidth, 200)
       await page.screenshot({ path: path.join(screenshots, "phone.png"), fullPage: true })

@@ -1,34 +1,28 @@
 /**
- * `trainmarket demo`: the reference one-shot competition of SPEC §7 on the
- * built-in simulator, as a readable leaderboard.
+ * `trainmarket demo`: the reference one-shot competition of SPEC §7 on the built-in
+ * simulator, as a readable leaderboard.
  */
 import { Command } from "@effect/cli"
-import { Effect } from "effect"
-import * as CompetitionFile from "../files/CompetitionFile.js"
-import * as OperatorKey from "../integrity/OperatorKey.js"
-import * as Layers from "../Layers.js"
-import { runOneShot } from "../market/OneShot.js"
-import { referenceCompetition } from "../market/Reference.js"
-import * as Output from "./Output.js"
-import { json, reported } from "./Shared.js"
+import { describe } from "./Help.js"
+import { json, lazily, reported } from "./Shared.js"
+
+const demoConfig = { json }
+
+/** What the `demo` handler is given. */
+export type DemoOptions = Command.Command.ParseConfig<typeof demoConfig>
 
 /** The `demo` subcommand. */
 export const command = Command.make(
   "demo",
-  { json },
-  (options) =>
-    Effect.gen(function*() {
-      // the demo's clusters and referee live in this one process: a key of its own, never written to disk
-      const outcome = yield* runOneShot(referenceCompetition).pipe(
-        Effect.provide(Layers.simulated),
-        Effect.provide(OperatorKey.layerEphemeral)
-      )
-      if (options.json) return yield* Output.json(CompetitionFile.outcomeJson(outcome))
-      yield* Output.line("trainmarket demo: the reference one-shot competition on the built-in simulator\n")
-      yield* Output.lines(CompetitionFile.leaderboard(outcome, referenceCompetition.poolWei))
-      yield* Output.line(
-        "\nEvery candidate was trained by the cluster and re-scored by the referee on the held-out split;" +
-          "\nonly lifts whose 95% CI lower bound clears the gate (>= 0.02 over >= 12 shards) are paid."
-      )
-    })
-).pipe(Command.withDescription("run the reference competition on the simulator and print its leaderboard"), reported)
+  demoConfig,
+  (options) => lazily(() => import("./handlers/Demo.js"), (handler) => handler.demo(options))
+).pipe(
+  Command.withDescription(describe("run the reference competition on the built-in simulator and print its leaderboard", {
+    details: [
+      "Five researchers, 16 held-out shards, the default gate, a 1,000,000 wei pool split 50/30/20 among the best " +
+      "three (SPEC §7). Nothing is written to disk."
+    ],
+    examples: ["trainmarket demo", "trainmarket demo --json"]
+  })),
+  reported
+)

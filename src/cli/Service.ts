@@ -1,306 +1,174 @@
 /**
- * The live market service from the command line (SPEC §16):
- *
- * - `market serve <market.json>`: open the market on its journal (`--store`), serve the
- *   HTTP API, print where it listens, and run until stopped. SIGTERM: answer 503, let
- *   running jobs finish within `--grace`, exit 0. SIGINT (Ctrl-C): the same stop, exit
- *   130 like every other command. A second signal stops at once.
- * - `market submit`, `market status`: clients of a running market, over its API.
- * - `market audit --store`: offline: fold the journal, recompute every payout, print the
- *   verdict (exit 1 when the journal disagrees with itself).
- * - `market token`: a new bearer token and the sha256 a market file stores.
+ * The live market service from the command line (SPEC §16): `market serve`, the
+ * clients `market submit` and `market status`, the offline `market audit`, and `market
+ * token`. Options and help here; what each command does is in `handlers/Service.ts`,
+ * loaded when it runs.
  */
 import { Args, Command, Options } from "@effect/cli"
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import * as HttpServer from "@effect/platform/HttpServer"
-import { bytesToHex, randomBytes } from "@noble/hashes/utils.js"
-import { Context, Duration, Effect, Layer, Logger, Option, Schema, Stream } from "effect"
-import { BadInput, StoreFailed } from "../domain/Errors.js"
-import { decodeRecipe } from "../domain/Recipe.js"
-import * as Json from "../files/Json.js"
-import * as Layers from "../Layers.js"
-import * as Continuous from "../market/ContinuousMarket.js"
-import * as Journal from "../market/Journal.js"
-import * as Api from "../service/Api.js"
-import * as Client from "../service/Client.js"
-import * as Server from "../service/Server.js"
-import * as ServedMarket from "../service/ServedMarket.js"
-import { MarketStore } from "../store/MarketStore.js"
-import * as SqliteStore from "../store/SqliteStore.js"
-import * as Output from "./Output.js"
-import { json, keyFile, Reported, reported } from "./Shared.js"
+import { describe } from "./Help.js"
+import { json, keyFile, lazily, reported } from "./Shared.js"
 
-/** The listener could not be opened (the port is taken, the host is not this machine's). */
-export class ListenFailed extends Schema.TaggedError<ListenFailed>()("ListenFailed", {
-  address: Schema.String,
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `cannot listen on ${this.address}: ${this.reason}`
-  }
-}
+/** The default store of `market serve` (a SQLite file in the working directory). */
+const DEFAULT_STORE = "market.sqlite"
 
 const store = Options.text("store").pipe(
+  Options.withPseudoName("<file|postgres://…>"),
   Options.withDescription(
-    "the market's journal: a SQLite file (created on first use) or a postgres:// URL (default ./market.sqlite)"
+    "the market's journal: a SQLite file (created on first use) or a postgres:// URL shared by several serve processes"
   ),
-  Options.withDefault(SqliteStore.DEFAULT_FILE)
+  Options.withDefault(DEFAULT_STORE)
 )
 
-// ---------------------------------------------------------------------------------
-// market serve
-// ---------------------------------------------------------------------------------
-
-const marketFile = Args.text({ name: "market.json" }).pipe(
-  Args.withDescription("the served market file: a market file without submissions, with an access block")
-)
-const host = Options.text("host").pipe(Options.withDescription("the address to listen on"), Options.withDefault("127.0.0.1"))
-const port = Options.integer("port").pipe(
-  Options.withDescription("the port to listen on (0: any free port, printed at start)"),
-  Options.withDefault(8080)
-)
-const grace = Options.integer("grace").pipe(
-  Options.withDescription("seconds running jobs get to finish after SIGTERM (unfinished ones are retrained at the next start)"),
-  Options.withDefault(30)
-)
-
-/** A public event as one log line. */
-const eventLine = (event: Continuous.PublicEvent): string =>
-  event.type === "record"
-    ? `trainmarket: record by ${event.researcher}: ${event.micros} micros, paid ${event.wei} wei (spent ${event.spentWei})`
-    : `trainmarket: epoch ${event.epoch} closed: ${event.researcher ?? "nobody"} credited ${event.wei} wei (spent ${event.spentWei})`
-
-/** What serving needs: the market on its store, cluster and referee, and the API on a listener. */
-const serving = (file: ServedMarket.ServedMarketFile, options: ServeOptions, lifecycle: Server.Lifecycle["Type"]) => {
-  const market = Continuous.layer(ServedMarket.toConfig(file)).pipe(
-    Layer.provide(Layer.merge(Layers.forFile(file), Layers.store(options.store))),
-    Layer.provide(Layers.operatorKey(options.keyFile))
-  )
-  const http = Server.layer({
-    access: file.access,
-    epochSeconds: ServedMarket.epochSeconds(file),
-    host: options.host,
-    port: options.port
-  }).pipe(
-    Layer.provide(Layer.succeed(Server.Lifecycle, lifecycle)),
-    Layer.catchAll((error) =>
-      Layer.fail(
-        error._tag === "ServeError"
-          ? new ListenFailed({
-            address: `${options.host}:${options.port}`,
-            reason: error.cause instanceof Error ? error.cause.message : String(error.cause)
-          })
-          : error
-      )
-    )
-  )
-  return Layer.provideMerge(http, market)
+const serveConfig = {
+  file: Args.text({ name: "market.json" }).pipe(
+    Args.withDescription("the served market file: a market file without submissions, with an access block")
+  ),
+  store,
+  host: Options.text("host").pipe(Options.withDescription("the address to listen on"), Options.withDefault("127.0.0.1")),
+  port: Options.integer("port").pipe(
+    Options.withDescription("the port to listen on (0: any free port, printed at start)"),
+    Options.withDefault(8080)
+  ),
+  keyFile,
+  grace: Options.integer("grace").pipe(
+    Options.withDescription("seconds running jobs get to finish after SIGTERM (unfinished ones are retrained at the next start)"),
+    Options.withDefault(30)
+  ),
+  json
 }
 
-interface ServeOptions {
-  readonly store: string
-  readonly host: string
-  readonly port: number
-  readonly keyFile: Option.Option<string>
-  readonly grace: number
-  readonly json: boolean
-}
-
-/**
- * Which signal stopped the service decides its exit code: a SIGTERM stop is a clean end
- * (0). The binary's run loop interrupts on SIGTERM and SIGINT alike; this only records
- * which one came, once (a second signal finds Node's default and ends the process).
- */
-const exitZeroOnSigterm = Effect.acquireRelease(
-  Effect.sync(() => {
-    const onTerm = () => {
-      process.exitCode = 0
-    }
-    process.once("SIGTERM", onTerm)
-    return onTerm
-  }),
-  (onTerm) => Effect.sync(() => void process.off("SIGTERM", onTerm))
-)
-
-const serve = (path: string, options: ServeOptions) =>
-  Effect.scoped(Effect.gen(function*() {
-    const file = yield* ServedMarket.load(path)
-    const lifecycle = yield* Server.makeLifecycle
-    const context = yield* Layer.build(serving(file, options, lifecycle))
-    const market = Context.get(context, Continuous.ContinuousMarket)
-    const url = Server.urlOf(Context.get(context, HttpServer.HttpServer).address)
-    yield* exitZeroOnSigterm
-    // runs first when the service is stopped (by a signal): 503s, drain, then the listener and the market close
-    yield* Effect.addFinalizer(() =>
-      Effect.gen(function*() {
-        yield* Output.problem(`trainmarket: stopping: answering 503; running jobs have ${options.grace} s to finish`)
-        yield* lifecycle.stop
-        yield* market.drain(Duration.seconds(options.grace))
-        yield* Output.problem("trainmarket: stopped")
-      })
-    )
-    const events = yield* market.subscribe
-    yield* Effect.forkScoped(Stream.runForEach(events, (event) => Output.problem(eventLine(event))))
-    const store = Layers.storeName(options.store)
-    yield* options.json
-      ? Output.json({ url, store, host: options.host, port: Number(url.split(":").at(-1)) })
-      : Output.problem(`trainmarket: serving the market of ${path} on ${url} (store ${store}); stop with SIGTERM`)
-    return yield* Effect.never
-  })).pipe(
-    // the service logs on stderr: stdout holds at most the one JSON document
-    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger)))
-  )
+/** What the `serve` handler is given. */
+export type ServeOptions = Command.Command.ParseConfig<typeof serveConfig>
 
 /** `market serve`. */
 export const serveCommand = Command.make(
   "serve",
-  { file: marketFile, store, host, port, keyFile, grace, json },
-  (options) => serve(options.file, options)
+  serveConfig,
+  (options) => lazily(() => import("./handlers/Service.js"), (handler) => handler.serve(options))
 ).pipe(
-  Command.withDescription(
-    "run a live market over HTTP until stopped (SPEC §16): journaled, crash-safe; SIGTERM drains and exits 0"
-  ),
+  Command.withDescription(describe("run a live market over HTTP until stopped: journaled, crash-safe", {
+    details: [
+      "Researchers submit over the API (docs/service.md); every change is journaled before it is answered. SIGTERM " +
+      "answers 503, lets running jobs finish within --grace and exits 0; a restart retrains what was not settled. " +
+      "GET / is the market's web page."
+    ],
+    examples: [
+      "trainmarket market serve examples/service-market.json",
+      "trainmarket market serve examples/service-market.json --store postgres://market@127.0.0.1/market --port 8081",
+      "trainmarket market serve examples/service-market.json --port 0 --json"
+    ]
+  })),
   reported
 )
 
-// ---------------------------------------------------------------------------------
-// clients
-// ---------------------------------------------------------------------------------
-
-const url = Options.text("url").pipe(Options.withDescription("the market's URL, as `market serve` printed it"))
-const token = Options.text("token").pipe(Options.withDescription("your bearer token"))
-const recipe = Options.text("recipe").pipe(
-  Options.withDescription("the recipe: JSON {\"islands\",\"innerSteps\",\"innerLr\",\"outerLr\",\"keepFraction\"} or a path to a JSON file")
-)
-const submission = Options.text("submission").pipe(
-  Options.withDescription("a submission id (needs --token: yours, or the operator's)"),
-  Options.optional
+const url = Options.text("url").pipe(
+  Options.withPseudoName("<url>"),
+  Options.withDescription("the market's URL, as `market serve` printed it")
 )
 
-/** Run a client call against `url`: the transport's failures as typed errors naming it. */
-const calling = <A, E, R>(address: string, self: Effect.Effect<A, E, R>) =>
-  self.pipe(Client.transport(address), Effect.provide(FetchHttpClient.layer))
+const submitConfig = {
+  url,
+  token: Options.text("token").pipe(Options.withPseudoName("<token>"), Options.withDescription("your bearer token")),
+  recipe: Options.text("recipe").pipe(
+    Options.withPseudoName("<json|file>"),
+    Options.withDescription("the recipe: JSON {\"islands\",\"innerSteps\",\"innerLr\",\"outerLr\",\"keepFraction\"} or a JSON file")
+  ),
+  json
+}
+
+/** What the `submit` handler is given. */
+export type SubmitOptions = Command.Command.ParseConfig<typeof submitConfig>
 
 /** `market submit`. */
-export const submitCommand = Command.make("submit", { url, token, recipe, json }, (options) =>
-  Effect.gen(function*() {
-    const valid = yield* Effect.flatMap(Json.readArgument(Schema.Unknown, options.recipe, "--recipe"), decodeRecipe)
-    const submitted = yield* calling(
-      options.url,
-      Effect.flatMap(Client.make(options.url, options.token), (client) => Client.submit(client, valid))
-    )
-    yield* options.json
-      ? Output.json(submitted)
-      : Output.line(`submitted ${submitted.submissionId}: ${submitted.status}`)
-  })).pipe(
-    Command.withDescription(
-      "submit a recipe to a running market (commits and reveals when the market asks for commit-reveal)"
-    ),
-    reported
-  )
-
-const optionalToken = Options.text("token").pipe(
-  Options.withDescription("your bearer token: your own submissions (without it: the public leaderboard)"),
-  Options.optional
+export const submitCommand = Command.make(
+  "submit",
+  submitConfig,
+  (options) => lazily(() => import("./handlers/Service.js"), (handler) => handler.submit(options))
+).pipe(
+  Command.withDescription(describe("submit a recipe to a running market", {
+    details: ["When the market takes submissions by commit and reveal, this commits first, then reveals (SPEC §15.7)."],
+    examples: [
+      "trainmarket market submit --url http://127.0.0.1:8080 --token \"$TOKEN\" --recipe examples/recipe.json",
+      "trainmarket market submit --url http://127.0.0.1:8080 --token \"$TOKEN\" --recipe examples/recipe.json --json"
+    ]
+  })),
+  reported
 )
 
-const money = (x: bigint | null): string => (x === null ? "-" : x.toLocaleString("en-US"))
+const statusConfig = {
+  url,
+  token: Options.text("token").pipe(
+    Options.withPseudoName("<token>"),
+    Options.withDescription("your bearer token: your own submissions (the operator's: all); without it, the leaderboard"),
+    Options.optional
+  ),
+  submission: Options.text("submission").pipe(
+    Options.withPseudoName("<id>"),
+    Options.withDescription("one submission (needs --token: yours, or the operator's)"),
+    Options.optional
+  ),
+  json
+}
 
-const submissionLine = (s: Api.Submission): string =>
-  `${s.submissionId}  #${s.index}  ${s.researcher}  ${s.status}` +
-  (s.status === "settled"
-    ? `  ${s.becameRecord === true ? "record" : "no record"}  lift ${s.liftMicros === null ? "-" : `${s.liftMicros} micros`}` +
-      `  paid ${money(s.paidWei)} wei`
-    : "") +
-  (s.error === null ? "" : `  ${s.error._tag}: ${s.error.message}`)
-
-const leaderboardLines = (board: typeof Api.LeaderboardView.Type): ReadonlyArray<string> => [
-  `best ${board.bestMicros} micros${board.holder === null ? " (nobody has beaten the baseline)" : ` held by ${board.holder}`}; ` +
-  `spent ${money(board.spentWei)} wei${board.poolLeftWei === null ? "" : `, ${money(board.poolLeftWei)} left`}; ` +
-  `${board.submissions} submissions`,
-  ...board.records.map((record) =>
-    `  ${new Date(record.at).toISOString()}  ${record.researcher}  ${record.micros} micros  paid ${money(record.wei)} wei`
-  )
-]
+/** What the `status` handler is given. */
+export type StatusOptions = Command.Command.ParseConfig<typeof statusConfig>
 
 /** `market status`. */
 export const statusCommand = Command.make(
   "status",
-  { url, token: optionalToken, submission, json },
-  (options) =>
-    calling(
-      options.url,
-      Effect.gen(function*() {
-        if (Option.isNone(options.token)) {
-          if (Option.isSome(options.submission)) {
-            return yield* new BadInput({ source: "--submission", reason: "needs --token (yours, or the operator's)" })
-          }
-          const board = yield* Effect.flatMap(Client.make(options.url), (client) => client.leaderboard())
-          return yield* options.json ? Output.json(board) : Output.lines(leaderboardLines(board))
-        }
-        const client = yield* Client.make(options.url, options.token.value)
-        if (Option.isSome(options.submission)) {
-          const one = yield* client.submission({ path: { id: options.submission.value } })
-          return yield* options.json ? Output.json(one) : Output.line(submissionLine(one))
-        }
-        const all = yield* client.submissions()
-        return yield* options.json
-          ? Output.json(all)
-          : Output.lines(all.submissions.length === 0 ? ["no submissions"] : all.submissions.map(submissionLine))
-      })
-    )
+  statusConfig,
+  (options) => lazily(() => import("./handlers/Service.js"), (handler) => handler.status(options))
 ).pipe(
-  Command.withDescription(
-    "a running market's leaderboard; with --token your submissions (the operator's token: all), or one with --submission"
-  ),
+  Command.withDescription(describe("a running market's leaderboard, your submissions, or one of them", {
+    examples: [
+      "trainmarket market status --url http://127.0.0.1:8080",
+      "trainmarket market status --url http://127.0.0.1:8080 --token \"$TOKEN\" --json",
+      "trainmarket market status --url http://127.0.0.1:8080 --token \"$TOKEN\" --submission sub-…"
+    ]
+  })),
   reported
 )
 
-// ---------------------------------------------------------------------------------
-// market audit, market token
-// ---------------------------------------------------------------------------------
+const auditConfig = { store, json }
+
+/** What the `audit` handler is given. */
+export type AuditOptions = Command.Command.ParseConfig<typeof auditConfig>
 
 /** `market audit`. */
-export const auditCommand = Command.make("audit", { store, json }, (options) =>
-  Effect.gen(function*() {
-    const journal = yield* MarketStore
-    const state = Journal.fold(yield* journal.read(0))
-    if (state.rules === undefined) {
-      return yield* new StoreFailed({ store: journal.name, reason: "it holds no market (no opened event)" })
-    }
-    const audit = Journal.audit(state)
-    const document = { events: audit.events, recomputeAgrees: audit.recomputeAgrees, payouts: audit.payouts }
-    if (options.json) yield* Output.json(document)
-    else {
-      yield* Output.lines([
-        `${audit.events} events; recomputed payouts ${audit.recomputeAgrees ? "agree" : "DISAGREE"} with the journal; ` +
-        `spent ${money(audit.spentWei)} wei`,
-        ...(audit.payouts.length === 0 ? ["no payouts"] : audit.payouts.map((p) => `  ${p.researcher}  ${money(p.wei)} wei`))
-      ])
-    }
-    if (!audit.recomputeAgrees) {
-      yield* Effect.forEach(audit.discrepancies, (line) => Output.problem(`trainmarket: journal: ${line}`), { discard: true })
-      return yield* new Reported({ exitCode: 1 })
-    }
-  }).pipe(Effect.provide(Layers.store(options.store, { mustExist: true })))).pipe(
-    Command.withDescription(
-      "offline: replay a market's journal, recompute every payout, print the verdict and the payouts (exit 1 on disagreement)"
-    ),
-    reported
-  )
+export const auditCommand = Command.make(
+  "audit",
+  auditConfig,
+  (options) => lazily(() => import("./handlers/Service.js"), (handler) => handler.audit(options))
+).pipe(
+  Command.withDescription(describe("offline: recompute every payout from a market's journal", {
+    details: [
+      "Reads the journal (never creates one), folds it, recomputes every settlement and epoch credit, and prints " +
+      "{\"events\",\"recomputeAgrees\",\"payouts\"}; exits 1 when the journal disagrees with itself."
+    ],
+    examples: [
+      "trainmarket market audit --store market.sqlite",
+      "trainmarket market audit --store postgres://market@127.0.0.1/market --json"
+    ]
+  })),
+  reported
+)
+
+const tokenConfig = { json }
+
+/** What the `token` handler is given. */
+export type TokenOptions = Command.Command.ParseConfig<typeof tokenConfig>
 
 /** `market token`. */
-export const tokenCommand = Command.make("token", { json }, (options) =>
-  Effect.gen(function*() {
-    const fresh = bytesToHex(randomBytes(32))
-    const digest = ServedMarket.tokenSha256(fresh)
-    yield* options.json
-      ? Output.json({ token: fresh, tokenSha256: digest })
-      : Output.lines([`token        ${fresh}`, `tokenSha256  ${digest}   (this goes in the market file's access block)`])
-  })).pipe(
-    Command.withDescription("a new random bearer token (32 bytes, hex) and its sha256 for a market file's access block"),
-    reported
-  )
+export const tokenCommand = Command.make(
+  "token",
+  tokenConfig,
+  (options) => lazily(() => import("./handlers/Service.js"), (handler) => handler.token(options))
+).pipe(
+  Command.withDescription(describe("a new random bearer token and the sha256 a market file stores", {
+    examples: ["trainmarket market token", "trainmarket market token --json"]
+  })),
+  reported
+)
 
 /** The service's subcommands of `market`. */
 export const commands = [serveCommand, submitCommand, statusCommand, auditCommand, tokenCommand] as const

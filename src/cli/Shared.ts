@@ -1,18 +1,21 @@
 /**
- * What every subcommand shares: the one `--json` flag, the one handler transform that
- * reports a command's typed failure the SPEC §14 way, and reading inputs the CLI way
- * (`-` for stdin). Output goes through the `Output` service.
+ * What every command module shares: the common options (`--json`, `--key-file`,
+ * `--out`), options read into domain values at parse time (`seedOption`), the one handler
+ * transform that reports a command's typed failure the SPEC §14 way (`reported`), and
+ * `lazily`, which loads a command's implementation only when the command runs, so the
+ * command tree (and `--help`) starts without it.
+ *
+ * Light by design: only @effect/cli, Effect and the `Output` service, so start-up
+ * does not pay for what a command does not use.
  */
-import { Command, Options } from "@effect/cli"
-import type { FileSystem } from "@effect/platform"
-import { Chunk, Data, Effect, Exit, Stream } from "effect"
-import type { BadInput } from "../domain/Errors.js"
-import * as Json from "../files/Json.js"
+import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
+import { Data, Effect, Either } from "effect"
+import { parseSeed } from "../domain/Money.js"
 import * as Output from "./Output.js"
 
 /** `--json`: print exactly one JSON document (or JSON Lines for streams) on stdout. */
 export const json = Options.boolean("json").pipe(
-  Options.withDescription("print machine-readable JSON on stdout (errors as {\"error\":{\"_tag\",\"message\"}})")
+  Options.withDescription("print one JSON document on stdout (errors too: {\"error\":{\"_tag\",\"message\"}})")
 )
 
 /**
@@ -20,12 +23,56 @@ export const json = Options.boolean("json").pipe(
  * `$XDG_DATA_HOME/trainmarket/secret` (created with mode 0600 on first use).
  */
 export const keyFile = Options.text("key-file").pipe(
+  Options.withPseudoName("<path>"),
   Options.withDescription(
-    "the operator's 32-byte key file that signs and checks artifacts (default: $TRAINMARKET_KEY_FILE, else " +
+    "the operator's key that signs and checks artifacts (default: $TRAINMARKET_KEY_FILE, else " +
       "~/.local/share/trainmarket/secret, created on first use)"
   ),
   Options.optional
 )
+
+/** `--out <dir>`: a folder for the results (created; files in it are replaced). */
+export const out = Options.text("out").pipe(
+  Options.withPseudoName("<dir>"),
+  Options.withDescription("also write the results into this folder: result.json, the printed text, pictures (SVG)"),
+  Options.optional
+)
+
+/**
+ * An option read at parse time: `read` turns its text into a value or says what is
+ * wrong, and a wrong value is refused like any bad command line (exit 2), in one line
+ * naming the flag (`--seed: '1.5' is not an integer`).
+ */
+export const parsedOption = <A>(
+  option: Options.Options<string>,
+  name: string,
+  read: (text: string) => Either.Either<A, string>
+): Options.Options<A> =>
+  Options.mapEffect(option, (text) =>
+    Either.match(read(text), {
+      onLeft: (problem) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(`${name}: ${problem}`))),
+      onRight: Effect.succeed
+    }))
+
+/** A `--seed`-like option: an unsigned 64-bit integer, checked at parse time. */
+export const seedOption = (name: string, description: string): Options.Options<bigint> =>
+  parsedOption(
+    Options.text(name).pipe(Options.withPseudoName("<u64>"), Options.withDescription(description)),
+    `--${name}`,
+    (text) => {
+      const parsed = parseSeed(text)
+      return "seed" in parsed ? Either.right(parsed.seed) : Either.left(parsed.problem)
+    }
+  )
+
+/**
+ * A group of commands run without one of its subcommands (`trainmarket market`): `main`
+ * prints the group's help page.
+ */
+export class HelpWanted extends Data.TaggedError("HelpWanted")<{}> {}
+
+/** The handler of a group of commands: with no subcommand named, show the group's help. */
+export const showHelp = (): Effect.Effect<void, HelpWanted> => Effect.fail(new HelpWanted())
 
 /** A failure that has already been printed; the binary only turns it into its exit code. */
 export class Reported extends Data.TaggedError("Reported")<{ readonly exitCode: number }> {}
@@ -64,57 +111,11 @@ export const reported = <Name extends string, R, E extends TypedError, A extends
     (handler, options) => reporting(options.json)(Effect.ensuring(handler, Output.clearStatus))
   )
 
-/** Lines of a file, or of stdin for `-` (memory stays flat however long the input). */
-export const inputLines = (path: string): Stream.Stream<string, BadInput, FileSystem.FileSystem | Output.Output> =>
-  path === "-"
-    ? Stream.unwrap(Effect.map(Output.Output, (output) => output.stdin)).pipe(Stream.decodeText(), Stream.splitLines)
-    : Json.fileLines(path)
-
-/** The name of an input in errors: the path, or `stdin` for `-`. */
-export const inputName = (path: string): string => (path === "-" ? "stdin" : path)
-
 /**
- * Transform a JSON Lines input (a file, or stdin for `-`) line by line, writing one
- * output line per non-blank input line to stdout as it goes. Lines are handled a
- * chunk at a time and written with backpressure, so memory stays flat for any
- * input length. A bad line fails the command with an error naming its line number,
- * after the output of every line before it has been written.
+ * Run a command's implementation from a module loaded on first use (`import()`), so the
+ * command tree, `--help` and every other command start without it.
  */
-export const transformJsonLines = <E, R>(
-  path: string,
-  handle: (input: unknown, source: string) => Effect.Effect<string, E, R>
-): Effect.Effect<void, E | BadInput, R | FileSystem.FileSystem | Output.Output> =>
-  Effect.flatMap(Output.Output, (output) => {
-    const name = inputName(path)
-    let lineNumber = 0
-    return inputLines(path).pipe(
-      Stream.mapChunksEffect((chunk) =>
-        Effect.suspend(() => {
-          let text = ""
-          return Effect.forEach(chunk, (line) => {
-            lineNumber += 1
-            if (line.trim() === "") return Effect.void
-            const source = `${name} line ${lineNumber}`
-            return Json.parse(line, source).pipe(
-              Effect.flatMap((input) => handle(input, source)),
-              Effect.map((result) => {
-                text += `${result}\n`
-              })
-            )
-          }, { discard: true }).pipe(
-            Effect.map(() => Chunk.of(text)),
-            // what the lines before a bad one (or before Ctrl-C) produced is still written
-            Effect.onExit((exit) =>
-              Exit.isSuccess(exit)
-                ? Effect.void
-                : Exit.isInterrupted(exit)
-                // never wait on a reader while stopping: hand the text to the stream and go
-                ? output.stdoutNow(text)
-                : Effect.ignore(output.stdout(text))
-            )
-          )
-        })
-      ),
-      Stream.runForEach(output.stdout)
-    )
-  })
+export const lazily = <M, A, E, R>(
+  load: () => Promise<M>,
+  use: (module: M) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => Effect.flatMap(Effect.promise(load), use)

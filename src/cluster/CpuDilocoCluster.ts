@@ -199,6 +199,7 @@ export type DoneEvent = typeof DoneEvent.Type
 
 /** A progress line of the trainer, as far as the cluster reads it. */
 export type TrainerLine =
+  | { readonly kind: "start"; readonly entropyFloor: number | undefined }
   | { readonly kind: "step"; readonly step: number; readonly loss: number; readonly bytesSent: number }
   | { readonly kind: "sync"; readonly step: number; readonly bytesSent: number }
   | { readonly kind: "done"; readonly event: unknown }
@@ -214,6 +215,7 @@ export const parseTrainerLine = (text: string): TrainerLine => {
   const step = finiteNumber(fields.step)
   const bytesSent = fields.event === "sync" ? finiteNumber(fields.bytesSentTotal) : finiteNumber(fields.bytesSent)
   if (fields.event === "done") return { kind: "done", event: fields }
+  if (fields.event === "start") return { kind: "start", entropyFloor: finiteNumber(fields.entropyFloor) }
   if (fields.event === "step" && step !== undefined && bytesSent !== undefined && typeof fields.loss === "number") {
     return { kind: "step", step, loss: fields.loss, bytesSent }
   }
@@ -255,7 +257,9 @@ export const parseLine = (output: RunOutput, line: Subprocess.OutputLine): Runne
   }
   return {
     state: next,
-    progress: parsed.kind === "step"
+    progress: parsed.kind === "start"
+      ? (parsed.entropyFloor === undefined ? {} : { entropyFloor: parsed.entropyFloor })
+      : parsed.kind === "step"
       ? { step: parsed.step, loss: parsed.loss, bytesSent: parsed.bytesSent }
       : parsed.kind === "sync"
       ? { step: parsed.step, bytesSent: parsed.bytesSent, ...(next.lastLoss === undefined ? {} : { loss: next.lastLoss }) }
@@ -322,6 +326,7 @@ export const backend: Runner.Backend<CpuDilocoOptions, CpuDilocoSettings, CpuDil
   files: (plan) => [{ path: plan.configPath, text: `${JSON.stringify(plan.config, null, 2)}\n` }],
   initial: { done: undefined, lastLine: undefined, lastLoss: undefined },
   parse: parseLine,
+  total: (plan) => plan.config.budget,
   supervise: ({ settings: resolved, plan, runDir, runAll }) =>
     runAll([{
       label: "trainer",

@@ -321,6 +321,7 @@ export const backend: Runner.Backend<PrimeOptions, PrimeSettings, PrimePlan, Pri
   files: (plan) => plan.islands.map((island) => ({ path: island.configPath, text: island.toml })),
   initial: new Map(),
   parse: parseLine,
+  total: (plan) => plan.totalSteps,
   supervise: ({ plan, runAll }) =>
     runAll(plan.islands.map(({ island, command, args, env, cwd }) => ({ label: `island ${island}`, island, command, args, env, cwd }))),
   finish

@@ -335,6 +335,7 @@ export const backend: Runner.Backend<PsycheOptions, PsycheSettings, PsychePlan, 
   directories: (plan) => plan.clients.map((client) => client.checkpointDir),
   initial: { losses: new Map(), final: undefined, saved: [] },
   parse: parseLine,
+  total: (plan) => plan.finalStep,
   supervise,
   finish: ({ state, done }) => {
     const losses = [...state.losses.values()].map((line) => line.loss)

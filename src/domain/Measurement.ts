@@ -18,6 +18,9 @@ export const Measurement = Schema.Struct({
 }).annotations({ identifier: "Measurement" })
 export type Measurement = typeof Measurement.Type
 
+/** A measurement as files and `--json` print it: exactly its five fields, in SPEC order. */
+export const measurementJson = (m: Measurement) => ({ value: m.value, ciLower: m.ciLower, ciUpper: m.ciUpper, n: m.n, cost: m.cost })
+
 /** Candidate minus baseline, with a 95% interval. */
 export const Lift = Schema.Struct({
   delta: Schema.Number,

@@ -3,7 +3,7 @@
  * unsigned 128-bit and saturate at 2^128-1, micros (1e-6 of a score point) are
  * signed 64-bit and saturate at the i64 bounds (SPEC §2).
  */
-import { Schema } from "effect"
+import { ParseResult, Schema } from "effect"
 
 /** Largest wei amount (2^128 - 1). */
 export const WEI_MAX: bigint = (1n << 128n) - 1n
@@ -56,6 +56,34 @@ const decimal = (what: string, min: bigint, max: bigint) =>
 /** A u64 seed: `bigint` in code, a decimal string in JSON. */
 export const Seed = decimal("a seed", 0n, U64_MAX).annotations({ identifier: "Seed" })
 export type Seed = typeof Seed.Type
+
+/**
+ * A seed as written by a person (a JSON Lines input): a decimal string, or a JSON number
+ * up to 2^53 (beyond that a JSON number has already lost digits, so it is refused with a
+ * message saying to quote it).
+ */
+export const SeedInput = Schema.transformOrFail(Schema.Union(Schema.String, Schema.Number), Schema.BigIntFromSelf, {
+  strict: true,
+  decode: (input, _, ast) => {
+    const parsed = typeof input === "string"
+      ? parseSeed(input)
+      : Number.isInteger(input) && input > Number.MAX_SAFE_INTEGER
+      ? { problem: `${input} is above 2^53: write a seed that large as a decimal string (as a JSON number it has lost digits)` }
+      : parseSeed(String(input))
+    return "seed" in parsed ? ParseResult.succeed(parsed.seed) : ParseResult.fail(new ParseResult.Type(ast, input, parsed.problem))
+  },
+  encode: (seed) => ParseResult.succeed(seed.toString())
+}).annotations({ identifier: "SeedInput" })
+
+/** Read a seed typed on a command line: the seed, or what is wrong with the text. */
+export const parseSeed = (text: string): { readonly seed: bigint } | { readonly problem: string } => {
+  const trimmed = text.trim()
+  if (!/^[+-]?\d+$/.test(trimmed)) return { problem: `'${text}' is not an integer` }
+  const value = BigInt(trimmed)
+  return value < 0n || value > U64_MAX
+    ? { problem: `'${text}' is outside 0..${U64_MAX} (a seed is an unsigned 64-bit integer)` }
+    : { seed: value }
+}
 
 /** Wei (u128): `bigint` in code, a decimal string in JSON. */
 export const Wei = decimal("wei", 0n, WEI_MAX).annotations({ identifier: "Wei" })

@@ -10,7 +10,7 @@ import * as Attestation from "../attestation/Attestation.js"
 import * as ClusterSpec from "../cluster/ClusterSpec.js"
 import * as Artifact from "../domain/Artifact.js"
 import type { BadInput, ClusterInvalid, RecipeInvalid, ScorerInvalid } from "../domain/Errors.js"
-import { defaultGate, Gate, type Measurement } from "../domain/Measurement.js"
+import { defaultGate, Gate, measurementJson } from "../domain/Measurement.js"
 import { Seed, Wei } from "../domain/Money.js"
 import { type Recipe, Recipe as RecipeSchema } from "../domain/Recipe.js"
 import * as Layers from "../Layers.js"
@@ -72,23 +72,25 @@ export type RunError = OneShotError | PrivateError | ClusterInvalid | ScorerInva
 
 /**
  * Run a decoded competition file on the cluster and referee it names (built by the
- * composition root); a `privacy` block makes it a private competition (SPEC §11).
+ * composition root); a `privacy` block makes it a private competition (SPEC §11). A
+ * progress sink, when given, hears the cluster's training lines and the market's phases
+ * (which job is scoring, which is done).
  */
 export const run = <RP = never>(
   file: CompetitionFile,
   options: Layers.BuildOptions<RP> = {}
 ): Effect.Effect<Outcome, RunError, Layers.BuildContext | RP> => {
-  const services = Layers.forFile(file, options)
+  const services = Layers.forFile(file)
   const privacy = file.privacy
-  return privacy === undefined
+  const outcome: Effect.Effect<Outcome, RunError, Layers.BuildContext> = privacy === undefined
     ? Effect.map(Effect.provide(runOneShot(toSpec(file)), services), (outcome) => ({ _tag: "Public", outcome }))
     : Effect.map(
       Effect.provide(runPrivate(toSpec(file), privacy), Layer.provideMerge(Attestation.layer, services)),
       (outcome) => ({ _tag: "Private", outcome })
     )
+  // provided outside the services, so the cluster layer and the market share one sink
+  return options.progress === undefined ? outcome : Effect.provide(outcome, options.progress)
 }
-
-const measurementJson = (m: Measurement) => ({ value: m.value, ciLower: m.ciLower, ciUpper: m.ciUpper, n: m.n, cost: m.cost })
 
 /** The JSON document `compete --json` prints for a public outcome (SPEC §14). */
 export const outcomeJson = (outcome: OneShotOutcome) => ({

@@ -267,12 +267,15 @@ export const replay = <A, E, R, RP = never>(
       Effect.flatMap(Replay.prepare(toConfig(input.head, key), evaluator), (settler) =>
         use({ results: Replay.stream(settler, input.submissions.stream, evaluator), settler, canFail: false })))
   }
-  return Effect.gen(function*() {
+  const replaying = Effect.gen(function*() {
     const config = toConfig(input.head, (yield* OperatorKey).key)
     const evaluator = yield* Replay.serviceEvaluator
     const settler = yield* Replay.prepare(config, evaluator)
-    return yield* use({ results: Replay.stream(settler, input.submissions.stream, evaluator), settler, canFail: true })
-  }).pipe(Effect.provide(Layers.forFile(input.head, options)))
+    const results = Replay.stream(settler, input.submissions.stream, evaluator, { concurrency: input.head.concurrency })
+    return yield* use({ results, settler, canFail: true })
+  }).pipe(Effect.provide(Layers.forFile(input.head)))
+  // provided outside the services, so the cluster layer and the replay share one sink
+  return options.progress === undefined ? replaying : Effect.provide(replaying, options.progress)
 }
 
 /**
@@ -329,6 +332,47 @@ const humanSummary = (summary: Replay.ReplaySummary, file: MarketHead): Readonly
     : ["payouts:", ...summary.payouts.map((p: Payout) => `  ${p.researcher}  ${wei(p.wei)} wei`)])
 ]
 
+/** How a replay is printed, piece by piece as results are settled: a head, each chunk of results, a tail. */
+export interface ReplayPrinter {
+  readonly head: string
+  readonly chunk: (results: Iterable<Replay.ReplayResult>) => string
+  /** The closing text, once every result is settled. */
+  readonly tail: () => string
+}
+
+/**
+ * The printer of a replay: with `asJson` the one `market replay --json` document, else
+ * a line per submission and a summary.
+ */
+export const printer = (input: ReplayInput, settler: Replay.Settler, asJson: boolean): ReplayPrinter => {
+  if (asJson) {
+    let first = true
+    return {
+      head: "{\"results\":[",
+      chunk: (results) => {
+        let text = ""
+        for (const result of results) {
+          text += (first ? "" : ",") + resultText(result)
+          first = false
+        }
+        return text
+      },
+      tail: () => `],${Json.stringify(summaryJson(settler.summary())).slice(1)}\n`
+    }
+  }
+  const file = input.head
+  const nameWidth = input.submissions.nameWidth
+  return {
+    head: `market replay: ${input.submissions.total} submissions, baseline seed ${file.baseline.seed}, ${file.schedule.kind}\n\n`,
+    chunk: (results) => {
+      let text = ""
+      for (const result of results) text += `${humanResult(result, nameWidth)}\n`
+      return text
+    },
+    tail: () => `${humanSummary(settler.summary(), file).join("\n")}\n`
+  }
+}
+
 /**
  * The printed output of a replay, piece by piece as results are settled: with `asJson`
  * the one `market replay --json` document, else a line per submission and a summary.
@@ -339,34 +383,9 @@ export const replayText = <E, R>(
   results: Stream.Stream<Replay.ReplayResult, E, R>,
   asJson: boolean
 ): Stream.Stream<string, E, R> => {
-  if (asJson) {
-    let first = true
-    const body = Stream.mapChunks(results, (chunk) => {
-      let text = ""
-      for (const result of chunk) {
-        text += (first ? "" : ",") + resultText(result)
-        first = false
-      }
-      return Chunk.of(text)
-    })
-    return Stream.concat(
-      Stream.concat(Stream.make("{\"results\":["), body),
-      Stream.suspend(() => Stream.make(`],${Json.stringify(summaryJson(settler.summary())).slice(1)}\n`))
-    )
-  }
-  const file = input.head
-  const nameWidth = input.submissions.nameWidth
-  const header = `market replay: ${input.submissions.total} submissions, baseline seed ${file.baseline.seed}, ${
-    file.schedule.kind
-  }\n\n`
-  const body = Stream.mapChunks(results, (chunk) => {
-    let text = ""
-    for (const result of chunk) text += `${humanResult(result, nameWidth)}\n`
-    return Chunk.of(text)
-  })
+  const print = printer(input, settler, asJson)
   return Stream.concat(
-    Stream.concat(Stream.make(header), body),
-    Stream.suspend(() => Stream.make(`${humanSummary(settler.summary(), file).join("\n")}\n`))
+    Stream.concat(Stream.make(print.head), Stream.mapChunks(results, (chunk) => Chunk.of(print.chunk(chunk)))),
+    Stream.suspend(() => Stream.make(print.tail()))
   )
 }
-

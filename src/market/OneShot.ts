@@ -17,7 +17,7 @@ import {
 } from "../domain/Errors.js"
 import { clears, type Gate, type Lift, type Measurement, unpairedLift } from "../domain/Measurement.js"
 import type { Recipe } from "../domain/Recipe.js"
-import { TrainingCluster } from "../cluster/TrainingCluster.js"
+import { type JobLabel, publishPhase, TrainingCluster, withJob } from "../cluster/TrainingCluster.js"
 import { Scorer } from "../scorer/Scorer.js"
 import * as Knobs from "./Knobs.js"
 import * as Reward from "./Reward.js"
@@ -147,22 +147,30 @@ export const settle = (
     ? Reward.settleTopK(poolWei, reward.weightsBps, ranked)
     : []
 
-/** Train one entry and re-score it on HeldOut; failures name the researcher. */
+/**
+ * Train one entry and re-score it on HeldOut; failures name the researcher. Its runs
+ * carry `label` to a progress display, which is told when scoring starts and when the
+ * entry is done.
+ */
 const trainAndScore = (
   cluster: TrainingCluster["Type"],
   scorer: Scorer["Type"],
   name: string,
   recipe: Recipe,
-  seed: bigint
-) =>
-  Effect.gen(function*() {
+  seed: bigint,
+  label: JobLabel
+) => {
+  const runRef = Artifact.ref({ recipe, trainSeed: seed })
+  return Effect.gen(function*() {
     const trained = yield* cluster.train(recipe, seed).pipe(
       Effect.mapError((error) => new ClusterFailed({ researcher: name, error }))
     )
     const artifact = yield* Artifact.validate(trained, { recipe, seed })
+    yield* publishPhase(cluster.id, "scoring", runRef)
     const heldOut = yield* scorer.measure(artifact, "held-out")
     return { artifact, heldOut }
-  })
+  }).pipe(Effect.ensuring(publishPhase(cluster.id, "ended", runRef)), withJob(label))
+}
 
 /**
  * Run a one-shot competition on the provided cluster and scorer. The competition is
@@ -182,8 +190,18 @@ export const runOneShot = (
     const concurrency = spec.concurrency ?? 1
     const [baselineRun, ...runs] = yield* Effect.all(
       [
-        Effect.either(trainAndScore(cluster, scorer, "baseline", spec.baseline.recipe, spec.baseline.seed)),
-        ...spec.researchers.map((entry) => Effect.either(trainAndScore(cluster, scorer, entry.name, entry.recipe, entry.seed)))
+        Effect.either(
+          trainAndScore(cluster, scorer, "baseline", spec.baseline.recipe, spec.baseline.seed, { name: "baseline" })
+        ),
+        ...spec.researchers.map((entry, i) =>
+          Effect.either(
+            trainAndScore(cluster, scorer, entry.name, entry.recipe, entry.seed, {
+              name: entry.name,
+              index: i + 1,
+              count: spec.researchers.length
+            })
+          )
+        )
       ],
       { concurrency }
     )

@@ -23,7 +23,7 @@ import type { ArtifactInvalid, ClusterError, ScoreError } from "../domain/Errors
 import type { Measurement } from "../domain/Measurement.js"
 import type { Recipe } from "../domain/Recipe.js"
 import * as LocalSim from "../cluster/LocalSimCluster.js"
-import { TrainingCluster } from "../cluster/TrainingCluster.js"
+import { publishPhase, TrainingCluster, withJob } from "../cluster/TrainingCluster.js"
 import { Scorer } from "../scorer/Scorer.js"
 import * as SimHeldOut from "../scorer/HeldOutScorer.js"
 import * as Leaderboard from "./Leaderboard.js"
@@ -99,17 +99,25 @@ export const simEvaluator = (shards: number): Evaluator<never, never> => {
 /** What the service evaluator can fail with. */
 export type EvaluateError = ClusterError | ArtifactInvalid | ScoreError
 
-/** Train on the provided `TrainingCluster`, validate the artifact, measure with the provided `Scorer`. */
+/**
+ * Train on the provided `TrainingCluster`, validate the artifact, measure with the
+ * provided `Scorer`; an optional progress sink hears when a run is being scored and
+ * when it is done.
+ */
 export const serviceEvaluator: Effect.Effect<Evaluator<EvaluateError, never>, never, TrainingCluster | Scorer> = Effect
   .gen(function*() {
     const cluster = yield* TrainingCluster
     const scorer = yield* Scorer
     return {
-      evaluate: (recipe, seed) =>
-        cluster.train(recipe, seed).pipe(
+      evaluate: (recipe, seed) => {
+        const runRef = Artifact.ref({ recipe, trainSeed: seed })
+        return cluster.train(recipe, seed).pipe(
           Effect.flatMap((trained) => Artifact.validate(trained, { recipe, seed })),
-          Effect.flatMap((artifact) => scorer.measure(artifact, "held-out"))
+          Effect.tap(() => publishPhase(cluster.id, "scoring", runRef)),
+          Effect.flatMap((artifact) => scorer.measure(artifact, "held-out")),
+          Effect.ensuring(publishPhase(cluster.id, "ended", runRef))
         )
+      }
     }
   })
 
@@ -122,6 +130,8 @@ export interface Settler {
   readonly count: () => number
   /** The seeds the next submission trains with. */
   readonly seeds: () => ReadonlyArray<bigint>
+  /** The seeds submission `index` (0-based, in the whole sequence) trains with. */
+  readonly seedsOf: (index: number) => ReadonlyArray<bigint>
   /** True when submission i trains with seed i alone (no record test): the hot path. */
   readonly indexSeeds: boolean
   /** Settle the next submission on its held-out measurements (one per seed). */
@@ -212,6 +222,7 @@ export const makeSettler = (
   return {
     count: () => index,
     seeds: () => Seeds.forSubmission(plan, index),
+    seedsOf: (at) => Seeds.forSubmission(plan, at),
     indexSeeds: plan.kind === "index" && config.recordTest === undefined,
     settle,
     settleOne,
@@ -232,7 +243,9 @@ export const prepare = <E, R>(
   onRow?: (row: Leaderboard.LeaderboardRow) => void
 ): Effect.Effect<Settler, E, R> =>
   Effect.map(
-    Effect.forEach(Seeds.forBaseline(planOf(config)), (seed) => evaluator.evaluate(config.baseline.recipe, seed)),
+    Effect.forEach(Seeds.forBaseline(planOf(config)), (seed) => evaluator.evaluate(config.baseline.recipe, seed)).pipe(
+      withJob({ name: "baseline" })
+    ),
     (perSeed) => makeSettler(config, Settlement.judged(perSeed), onRow)
   )
 
@@ -248,12 +261,15 @@ export const SYNC_BATCH = 512
 /**
  * Settle a stream of submissions in order, emitting each result. With a `sync`
  * evaluator the stream is cut into batches of `SYNC_BATCH`, each evaluated and
- * settled in one plain loop.
+ * settled in one plain loop. Otherwise up to `concurrency` submissions (default 1)
+ * are trained and measured at once, each with the seeds of its own place in the
+ * sequence, and settled strictly in order.
  */
 export const stream = <E, R, E2, R2>(
   settler: Settler,
   submissions: Stream.Stream<ReplaySubmission, E, R>,
-  evaluator: Evaluator<E2, R2>
+  evaluator: Evaluator<E2, R2>,
+  options: { readonly concurrency?: number | undefined } = {}
 ): Stream.Stream<ReplayResult, E | E2, R | R2> => {
   const sync = evaluator.sync
   if (sync !== undefined) {
@@ -266,11 +282,22 @@ export const stream = <E, R, E2, R2>(
         Chunk.map(chunk, (submission) =>
           settler.settle(submission.researcher, settler.seeds().map((seed) => sync(submission.recipe, seed)))))
   }
-  return Stream.mapEffect(submissions, (submission) =>
-    Effect.map(
-      Effect.forEach(settler.seeds(), (seed) => evaluator.evaluate(submission.recipe, seed)),
-      (perSeed) => settler.settle(submission.researcher, perSeed)
-    ))
+  return Stream.suspend(() => {
+    // the submissions settled before this stream runs come first
+    const start = settler.count()
+    return submissions.pipe(
+      Stream.zipWithIndex,
+      Stream.mapEffect(([submission, i]) =>
+        Effect.map(
+          Effect.forEach(settler.seedsOf(start + i), (seed) => evaluator.evaluate(submission.recipe, seed)).pipe(
+            // a progress display names the job by its researcher and place
+            withJob({ name: `${submission.researcher} #${start + i}` })
+          ),
+          (perSeed) => [submission.researcher, perSeed] as const
+        ), { concurrency: options.concurrency ?? 1 }),
+      Stream.map(([researcher, perSeed]) => settler.settle(researcher, perSeed))
+    )
+  })
 }
 
 /**

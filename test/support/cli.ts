@@ -16,7 +16,8 @@ export interface CliResult {
 }
 
 export interface RunOptions {
-  input?: string
+  /** stdin's text (a pipe, closed after it); `null` for no stdin at all (/dev/null, as for a command typed at a terminal). */
+  input?: string | null
   cwd?: string
   env?: Record<string, string>
 }
@@ -26,20 +27,25 @@ export const runCli = (args: ReadonlyArray<string>, options: RunOptions = {}): P
   runNode([binary, ...args], options)
 
 /** Run Node (this test run's own executable) with these arguments in a child process. */
-export const runNode = (
+export const runNode = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<CliResult> =>
+  runProcess(process.execPath, args, options)
+
+/** Run a program with these arguments in a child process; stdin is `input` (default empty). */
+export const runProcess = (
+  file: string,
   args: ReadonlyArray<string>,
   options: RunOptions = {}
 ): Promise<CliResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
+    const child = spawn(file, args, {
       cwd: options.cwd ?? repoRoot,
       env: { ...process.env, NO_COLOR: "1", ...options.env },
-      stdio: ["pipe", "pipe", "pipe"]
+      stdio: [options.input === null ? "ignore" : "pipe", "pipe", "pipe"]
     })
     const out: Array<Buffer> = []
     const err: Array<Buffer> = []
-    child.stdout.on("data", (chunk: Buffer) => out.push(chunk))
-    child.stderr.on("data", (chunk: Buffer) => err.push(chunk))
+    child.stdout?.on("data", (chunk: Buffer) => out.push(chunk))
+    child.stderr?.on("data", (chunk: Buffer) => err.push(chunk))
     child.on("error", reject)
     child.on("close", (code) =>
       resolve({
@@ -47,7 +53,7 @@ export const runNode = (
         stdout: Buffer.concat(out).toString("utf8"),
         stderr: Buffer.concat(err).toString("utf8")
       }))
-    child.stdin.end(options.input ?? "")
+    child.stdin?.end(options.input ?? "")
   })
 
 /** Parse stdout as exactly one JSON document. */

@@ -24,7 +24,7 @@
  */
 import { type CommandExecutor, FileSystem, type Path } from "@effect/platform"
 import type { Schema, Scope } from "effect"
-import { Effect, Either, Exit, Layer, Option, Stream, SubscriptionRef } from "effect"
+import { Effect, Either, Exit, FiberRef, Layer, Option, Stream, SubscriptionRef } from "effect"
 import * as Artifact from "../../domain/Artifact.js"
 import type { TrainedArtifact } from "../../domain/Artifact.js"
 import { checkpointSha256 } from "../../domain/CheckpointHash.js"
@@ -42,7 +42,7 @@ import type { Tagged } from "../../domain/Registry.js"
 import type { DataOption } from "../../trainer/DataSource.js"
 import { type ClusterKind, leaf, type Requirement } from "../ClusterKind.js"
 import * as Runs from "../Runs.js"
-import { type ProgressEvent, progressSink, TrainingCluster } from "../TrainingCluster.js"
+import { currentJob, type ProgressEvent, progressSink, TrainingCluster } from "../TrainingCluster.js"
 import { type BackendContext, backendCluster, type CommonSettings, type RecipeField } from "./RealBackend.js"
 import * as Subprocess from "./Subprocess.js"
 
@@ -126,6 +126,8 @@ export interface Backend<Options, Settings extends CommonSettings, Plan, State, 
     SuperviseError,
     CommandExecutor.CommandExecutor | Scope.Scope | FileSystem.FileSystem | Path.Path
   >
+  /** The step the run ends at (what a progress display counts towards), when the plan says. */
+  readonly total?: ((plan: Plan) => number | undefined) | undefined
   /** The result, from what the run said and left on disk. */
   readonly finish: (
     outcome: Outcome<Settings, Plan, State, Done>
@@ -178,6 +180,9 @@ const train = <Options, Settings extends CommonSettings, Plan, State, Done>(
   Effect.gen(function*() {
     const name = backend.name
     const notApplied = yield* backend.unapplied(recipe, settings)
+    // every event of this run names its job (who it is for) and its run (recipe and seed)
+    const job = yield* FiberRef.get(currentJob)
+    const runRef = Artifact.ref({ recipe, trainSeed: seed })
     for (const requirement of backend.requirements(settings)) {
       if (requirement.kind === "path") yield* requirePath(name, requirement)
     }
@@ -186,13 +191,14 @@ const train = <Options, Settings extends CommonSettings, Plan, State, Done>(
         const plan = yield* backend.plan(recipe, seed, settings, runDir)
         yield* prepare(name, backend.files(plan), backend.directories?.(plan) ?? [])
         const state = yield* SubscriptionRef.make(backend.initial)
+        const total = backend.total?.(plan)
         const onLine = (line: Subprocess.OutputLine) =>
           Effect.flatMap(
             SubscriptionRef.modify(state, (current) => {
               const parsed = backend.parse(current, line, plan)
               return [parsed.progress ?? {}, parsed.state] as const
             }),
-            (progress) => publish({ clusterId: name, line: line.text, ...progress })
+            (progress) => publish({ clusterId: name, job, ref: runRef, total, line: line.text, ...progress })
           )
         const supervise = { backend: name, onLine }
         const done = yield* backend.supervise({
@@ -227,10 +233,10 @@ const train = <Options, Settings extends CommonSettings, Plan, State, Done>(
         } satisfies TrainedArtifact
       })
     return yield* Effect.acquireUseRelease(
-      Runs.make(name, settings.checkpointDir, Artifact.ref({ recipe, trainSeed: seed })),
+      Runs.make(name, settings.checkpointDir, runRef),
       inRunDirectory,
       (runDir, exit) => (Exit.isSuccess(exit) ? Effect.void : Runs.remove(runDir))
-    )
+    ).pipe(Effect.ensuring(publish({ clusterId: name, job, ref: runRef, phase: "ended", line: "" })))
   })
 
 /** Build a backend's cluster from its (decoded) options; contradictory options are `ClusterInvalid`. */

@@ -1,0 +1,71 @@
+/** What `trainmarket panel judge` does (loaded when it runs). */
+import { Effect, Option, Schema } from "effect"
+import * as Artifact from "../../domain/Artifact.js"
+import { BadInput } from "../../domain/Errors.js"
+import { measurementJson } from "../../domain/Measurement.js"
+import * as Json from "../../files/Json.js"
+import * as Layers from "../../Layers.js"
+import * as Panel from "../../scorer/Panel.js"
+import * as Output from "../Output.js"
+import type { JudgeOptions } from "../Panel.js"
+
+/** Parse a claim: a decimal number, or NaN / Infinity / -Infinity. */
+export const parseClaim = (text: string): Effect.Effect<number, BadInput> => {
+  const trimmed = text.trim()
+  const value = Number(trimmed)
+  if (trimmed === "" || (Number.isNaN(value) && trimmed.toLowerCase() !== "nan")) {
+    return Effect.fail(new BadInput({ source: "--claim", reason: `"${text}" is not a number` }))
+  }
+  return Effect.succeed(value)
+}
+
+/** Parse `--shards 12,16,64` into integers. */
+export const parseShards = (text: string): Effect.Effect<ReadonlyArray<number>, BadInput> => {
+  const parts = text.split(",").map((part) => part.trim())
+  const counts = parts.map(Number)
+  return parts.some((part) => part === "") || counts.some((count) => !Number.isInteger(count))
+    ? Effect.fail(new BadInput({ source: "--shards", reason: `"${text}" is not a comma-separated list of integers` }))
+    : Effect.succeed(counts)
+}
+
+const usage = new BadInput({
+  source: "panel judge",
+  reason: "give either --shards <list> with --quorum <m>, or --majority <n> with --base-shards <b>"
+})
+
+const human = (judgement: Panel.Judgement): ReadonlyArray<string> => [
+  `${judgement.accepted ? "accepted" : "rejected"}: ${judgement.accepting} of ${judgement.verdicts.length} referees accept (quorum ${judgement.quorum}); consensus ${judgement.consensus}`,
+  ...judgement.verdicts.map((v) =>
+    `  ${String(v.evalShards).padStart(5)} shards  value ${v.measured.value}  ci [${v.measured.ciLower}, ${v.measured.ciUpper}]  ${
+      v.accepts ? "accepts" : "rejects"
+    }`
+  )
+]
+
+/** Judge the claim and print the verdicts. */
+export const judge = (options: JudgeOptions) =>
+  Effect.gen(function*() {
+    const claimed = yield* parseClaim(options.claim)
+    const panel = Option.isSome(options.shards) && Option.isSome(options.quorum) && Option.isNone(options.majority)
+      ? yield* Panel.ofShards(yield* parseShards(options.shards.value), options.quorum.value, options.consensus)
+      : Option.isSome(options.majority) && Option.isSome(options.baseShards) && Option.isNone(options.shards)
+      ? yield* Panel.majority(options.majority.value, options.baseShards.value, options.consensus)
+      : yield* usage
+    const raw = yield* Json.readArgument(Schema.Unknown, options.artifact, "--artifact")
+    const value = yield* Artifact.decodeJson(raw, "--artifact")
+    const judgement = yield* Panel.judge(panel, value, claimed)
+    if (options.json) {
+      return yield* Output.json({
+        accepted: judgement.accepted,
+        accepting: judgement.accepting,
+        quorum: judgement.quorum,
+        consensus: judgement.consensus,
+        verdicts: judgement.verdicts.map((v) => ({
+          evalShards: v.evalShards,
+          measured: measurementJson(v.measured),
+          accepts: v.accepts
+        }))
+      })
+    }
+    yield* Output.lines(human(judgement))
+  }).pipe(Effect.provide(Layers.operatorKey(options.keyFile)))
