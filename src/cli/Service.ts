@@ -71,7 +71,7 @@ const submitConfig = {
   token: Options.text("token").pipe(Options.withPseudoName("<token>"), Options.withDescription("your bearer token")),
   recipe: Options.text("recipe").pipe(
     Options.withPseudoName("<json|file>"),
-    Options.withDescription("the recipe: JSON {\"islands\",\"innerSteps\",\"innerLr\",\"outerLr\",\"keepFraction\"} or a JSON file")
+    Options.withDescription("the recipe as JSON (islands, innerSteps, innerLr, outerLr, keepFraction) or a JSON file")
   ),
   json
 }
