@@ -274,30 +274,7 @@ describe("commit-reveal and copies (SPEC §15.7)", () => {
 })
 
 /** A store over an array the test holds, so a test can restart a market on it or edit it. */
-const arrayStore = (events: Array<Journal.Stored>) =>
-  Layer.effect(
-    MarketStore,
-    Effect.gen(function*() {
-      const lock = yield* Effect.makeSemaphore(1)
-      const claim = yield* Store.localClaims
-      return MarketStore.of({
-        name: "test array",
-        shared: false,
-        read: (afterSeq) => Effect.sync(() => events.filter((e) => e.seq > afterSeq)),
-        locked: (self) => lock.withPermits(1)(self),
-        append: (batch) =>
-          Effect.sync(() =>
-            batch.map((event) => {
-              const stored = { seq: events.length + 1, event }
-              events.push(stored)
-              return stored
-            })
-          ),
-        claim,
-        settlerRole: Effect.succeed(true)
-      })
-    })
-  )
+const arrayStore = (events: Array<Journal.Stored>) => Layer.effect(MarketStore, Store.makeMemory(events, "test array"))
 
 describe("the journal survives a restart and refuses an edit (SPEC §16)", () => {
   const submissions = [r(4, 32, 0.1), r(2, 32, 0.1), r(8, 32, 0.2), r(4, 4000, 0.1), r(16, 32, 0.2), r(8, 32, 0.2)]

@@ -54,7 +54,7 @@ import {
   SubmissionRefused,
   TrainingTimeout
 } from "../domain/Errors.js"
-import type { Lift, Measurement } from "../domain/Measurement.js"
+import type { Measurement } from "../domain/Measurement.js"
 import { canonicalJson, decodeRecipe, type Recipe } from "../domain/Recipe.js"
 import * as Canonical from "../integrity/Canonical.js"
 import { OperatorKey } from "../integrity/OperatorKey.js"
@@ -159,8 +159,11 @@ export interface Committed {
   readonly committedAt: number
 }
 
-/** The market's full account of one settled submission (what its submitter gets from `submit`). */
-export interface Receipt {
+/**
+ * The market's full account of one settled submission (what its submitter gets from
+ * `submit`): its settlement decision and where it came from.
+ */
+export interface Receipt extends Omit<Settlement.Decision, "standing"> {
   readonly submissionId: string
   /** Submission order; without a record test also its training seed. */
   readonly index: number
@@ -176,16 +179,6 @@ export interface Receipt {
   readonly heldOut: Measurement
   /** One held-out measurement per seed. */
   readonly perSeed: ReadonlyArray<Measurement>
-  /** The lift on the market's objective, oriented so that positive is better. */
-  readonly lift: Lift
-  /** The objective lift in micros; `undefined` when gated out. */
-  readonly liftMicros: bigint | undefined
-  /** The record test's p-value, when the market has one and the gate cleared. */
-  readonly pValue: number | undefined
-  readonly becameRecord: boolean
-  /** A record-bounty beat whose marginal exceeded the pool left (rejected whole). */
-  readonly rejectedByPool: boolean
-  readonly paidWei: bigint
 }
 
 /** A snapshot of the market. */
@@ -864,12 +857,13 @@ export const make = (
         })
       })
 
-    const receiptOf = (current: Journal.State, submission: Journal.Submission): Receipt | undefined => {
+    const receiptOf = (submission: Journal.Submission): Receipt | undefined => {
       const settledAs = submission.settled
       const judgedAs = submission.judged
       if (settledAs === undefined || judgedAs === undefined) return undefined
-      const decision = settledAs.decision
+      const { standing: _standing, ...decision } = settledAs.decision
       return {
+        ...decision,
         submissionId: submission.id,
         index: submission.index,
         researcher: submission.researcher,
@@ -878,13 +872,7 @@ export const make = (
         settledAt: settledAs.at,
         epoch: settledAs.epoch,
         heldOut: judgedAs.pooled,
-        perSeed: judgedAs.perSeed,
-        lift: decision.lift,
-        liftMicros: decision.liftMicros,
-        pValue: decision.pValue,
-        becameRecord: decision.becameRecord,
-        rejectedByPool: decision.rejectedByPool,
-        paidWei: decision.paidWei
+        perSeed: judgedAs.perSeed
       }
     }
 
@@ -900,7 +888,7 @@ export const make = (
                 new SubmissionFailed({ submissionId, failure: submission.error ?? { _tag: "Unknown", message: "failed" } })
               )
             }
-            return Either.right(receiptOf(current, submission))
+            return Either.right(receiptOf(submission))
           })
           if (Either.isLeft(found)) return yield* Effect.fail(found.left)
           if (found.right !== undefined) return found.right

@@ -66,15 +66,18 @@ export const localClaims = Effect.map(Ref.make<ReadonlySet<string>>(new Set()), 
     ).pipe(Effect.map(Option.map((submissionId): Claim => ({ submissionId, done: Effect.void }))))
 )
 
-/** A journal in memory: as long as the layer lives. For library programs and tests. */
-export const layerMemory: Layer.Layer<MarketStore> = Layer.effect(
-  MarketStore,
+/**
+ * A journal in memory, over `events` (a test may hold the array to restart a market on
+ * it, or edit it).
+ */
+export const makeMemory = (given?: Array<Journal.Stored>, name = "memory") =>
   Effect.gen(function*() {
-    const events: Array<Journal.Stored> = []
+    // a fresh journal for every build of the layer, unless the caller holds one
+    const events = given ?? []
     const lock = yield* Effect.makeSemaphore(1)
     const claim = yield* localClaims
     return MarketStore.of({
-      name: "memory",
+      name,
       shared: false,
       read: (afterSeq) => Effect.sync(() => events.slice(Math.max(0, afterSeq))),
       locked: (self) => lock.withPermits(1)(self),
@@ -90,4 +93,6 @@ export const layerMemory: Layer.Layer<MarketStore> = Layer.effect(
       settlerRole: Effect.succeed(true)
     })
   })
-)
+
+/** A journal in memory: as long as the layer lives. For library programs and tests. */
+export const layerMemory: Layer.Layer<MarketStore> = Layer.effect(MarketStore, makeMemory())
