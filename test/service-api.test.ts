@@ -17,10 +17,10 @@ import { Chunk, Duration, Effect, Fiber, Option, Stream, TestClock } from "effec
 import { defaultGate } from "../src/domain/Measurement.js"
 import * as Continuous from "../src/market/ContinuousMarket.js"
 import * as Replay from "../src/market/Replay.js"
-import * as Api from "../src/service/Api.js"
-import * as Client from "../src/service/Client.js"
+import * as Api from "../src/service/ServiceApi.js"
+import * as Client from "../src/service/ServiceClient.js"
 import * as ServedMarket from "../src/service/ServedMarket.js"
-import * as Server from "../src/service/Server.js"
+import * as Server from "../src/service/ServiceServer.js"
 import { baseConfig, r, served, tokens } from "./support/service.js"
 
 /** A raw request, for what the typed client would never send. */

@@ -17,7 +17,7 @@ import { bytesToHex, randomBytes } from "@noble/hashes/utils.js"
 import { Effect, type ParseResult, Schema } from "effect"
 import type { Recipe } from "../domain/Recipe.js"
 import { commitment } from "../market/ContinuousMarket.js"
-import * as Api from "./Api.js"
+import * as Api from "./ServiceApi.js"
 
 /** The service could not be reached (refused, reset, a name that does not resolve, a bad URL). */
 export class ServiceUnreachable extends Schema.TaggedError<ServiceUnreachable>()("ServiceUnreachable", {

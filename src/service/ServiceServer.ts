@@ -28,7 +28,7 @@ import type * as Errors from "../domain/Errors.js"
 import type { Access } from "../files/MarketFile.js"
 import { stringify } from "../files/Json.js"
 import { type CommitRevealRequired as MarketCommitRevealRequired, ContinuousMarket } from "../market/ContinuousMarket.js"
-import * as Api from "./Api.js"
+import * as Api from "./ServiceApi.js"
 import { identify } from "./ServedMarket.js"
 
 /** Whether the service is stopping; what the guard and the event streams watch. */
