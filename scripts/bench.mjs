@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench [--json] [-- --n N] [-- --only replay|startup|trainer|intake]`: measures the CLI's
+// `npm run bench [-- --json] [-- --n N] [-- --runs R] [-- --only replay|startup|trainer|intake]`: measures the CLI's
 // start-up (scripts/bench-cli.mjs), the continuous market's replay form
 // (src/market/Replay.ts, the path `trainmarket market replay` takes for simulated
 // markets) against a plain hand-written JavaScript loop doing the same arithmetic
@@ -11,10 +11,9 @@
 // and the live market's intake (scripts/bench-intake.mjs: submissions answered per second
 // and p50/p99 latency at 64 concurrent clients against a real `market serve`, beside a
 // bare node:http handler doing one durable insert per request) under "intake" (SQLite)
-// and "intakePostgres". `npm run bench --json` is npm's own JSON mode: npm then prints
-// its "> trainmarket@… bench" banner on stderr (with `npm run bench -- --json` npm prints
-// it on stdout, before the document; `npm run --silent bench -- --json` leaves it out),
-// and passes the flag on as npm_config_json.
+// and "intakePostgres". The project's .npmrc sets npm's own `json`, so npm prints its
+// "> trainmarket@… bench" banner on stderr and `npm run bench -- --json` leaves exactly
+// one document on stdout.
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -27,7 +26,7 @@ import { beat } from "../dist/market/Reward.js"
 import * as SimHeldOut from "../dist/scorer/HeldOutScorer.js"
 
 const args = process.argv.slice(2)
-const asJson = args.includes("--json") || process.env["npm_config_json"] === "true"
+const asJson = args.includes("--json")
 const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined
 const wanted = (section) => only === undefined || only === section
 const flag = (name, fallback) => {
@@ -154,7 +153,7 @@ const log = (line) => {
 const report = {}
 if (wanted("startup")) {
   const { benchCliStartup, printCliStartup } = await import("./bench-cli.mjs")
-  report.startup = benchCliStartup()
+  report.startup = benchCliStartup(flag("--runs", 15))
   if (!asJson) printCliStartup(report.startup)
 }
 
