@@ -27,13 +27,19 @@ import { baseConfig, r, served, tokens } from "./support/service.js"
 const raw = (
   method: "GET" | "POST",
   path: string,
-  options: { readonly body?: string | Stream.Stream<Uint8Array>; readonly token?: string; readonly authorization?: string } =
-    {}
+  options: {
+    readonly body?: string | Stream.Stream<Uint8Array>
+    readonly token?: string
+    readonly authorization?: string
+    readonly contentType?: string
+  } = {}
 ) =>
   Effect.gen(function*() {
     const http = yield* HttpClient.HttpClient
     let request = HttpClientRequest.make(method)(path)
-    if (typeof options.body === "string") request = HttpClientRequest.bodyText(request, options.body, "application/json")
+    if (typeof options.body === "string") {
+      request = HttpClientRequest.bodyText(request, options.body, options.contentType ?? "application/json")
+    }
     else if (options.body !== undefined) request = HttpClientRequest.bodyStream(request, options.body, { contentType: "application/json" })
     if (options.token !== undefined) request = HttpClientRequest.bearerToken(request, options.token)
     if (options.authorization !== undefined) request = HttpClientRequest.setHeader(request, "authorization", options.authorization)
@@ -177,6 +183,35 @@ describe("bad input (SPEC §16)", () => {
       const invalid = yield* Effect.flip(alice.submit({ payload: { recipe: { ...good, islands: 0 } } }))
       assert.instanceOf(invalid, Api.RecipeInvalid)
       assert.include(invalid.message, "islands")
+    }).pipe(Effect.provide(served())))
+})
+
+describe("bodies are JSON whatever the Content-Type says (SPEC §16)", () => {
+  it.live("a submission sent as text/plain (fetch's default for a string body) or form-encoded is read as JSON", () =>
+    Effect.gen(function*() {
+      for (const contentType of ["text/plain;charset=UTF-8", "application/x-www-form-urlencoded"]) {
+        const answer = yield* raw("POST", "/v1/submissions", { token: tokens.alice, body: submitBody(good), contentType })
+        assert.strictEqual(answer.status, 202, JSON.stringify(answer.body))
+        assert.strictEqual((answer.body as { status: string }).status, "queued")
+      }
+      // still JSON, and still checked: malformed text is BadInput, an unknown field is named
+      assert.include(
+        expectError(yield* raw("POST", "/v1/submissions", { token: tokens.alice, body: "recipe=x", contentType: "text/plain" }), 400, "BadInput"),
+        "JSON"
+      )
+      assert.include(
+        expectError(
+          yield* raw("POST", "/v1/submissions", {
+            token: tokens.alice,
+            body: JSON.stringify({ recipe: good, extra: 1 }),
+            contentType: "application/x-www-form-urlencoded"
+          }),
+          400,
+          "BadInput"
+        ),
+        "extra"
+      )
+      assert.strictEqual((yield* (yield* market).leaderboard).submissions, 2)
     }).pipe(Effect.provide(served())))
 })
 

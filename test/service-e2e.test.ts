@@ -97,7 +97,10 @@ describe("a served market, from the command line (SPEC §16)", () => {
     assert.strictEqual(board.code, 0, board.stderr)
     const leaderboard = json(board) as { bestMicros: string; holder: string; spentWei: string; submissions: number }
     assert.strictEqual(leaderboard.submissions, 4)
-    const mine = await runCli(["market", "status", "--url", served.url, "--token", tokens.alice, "--json"], { cwd: dir })
+    // a token alone still gives the leaderboard (SPEC §14); --mine gives your own submissions
+    const boardWithToken = await runCli(["market", "status", "--url", served.url, "--token", tokens.alice, "--json"], { cwd: dir })
+    assert.deepStrictEqual(json(boardWithToken), leaderboard)
+    const mine = await runCli(["market", "status", "--url", served.url, "--token", tokens.alice, "--mine", "--json"], { cwd: dir })
     const aliceSees = json(mine) as { submissions: Array<{ researcher: string }> }
     assert.deepStrictEqual(aliceSees.submissions.map((s) => s.researcher), ["alice", "alice"])
     const one = await runCli(
@@ -170,9 +173,13 @@ describe("a served market, from the command line (SPEC §16)", () => {
     )
     assert.strictEqual(badRecipe.code, 1)
     assert.match(badRecipe.stderr, /^trainmarket: RecipeInvalid: .*islands/)
+    // without a token the service itself refuses (401): the client passes its answer on
     const noToken = await runCli(["market", "status", "--url", served.url, "--submission", "sub-x"], { cwd: dir })
     assert.strictEqual(noToken.code, 1)
-    assert.match(noToken.stderr, /^trainmarket: BadInput: --submission: needs --token/)
+    assert.match(noToken.stderr, /^trainmarket: Unauthorized: /)
+    const noTokenMine = await runCli(["market", "status", "--url", served.url, "--mine", "--json"], { cwd: dir })
+    assert.strictEqual(noTokenMine.code, 1)
+    assert.strictEqual((json(noTokenMine) as { error: { _tag: string } }).error._tag, "Unauthorized")
     // a direct submission to this market works with the same command (no commit-reveal here)
     const direct = await runCli(
       ["market", "submit", "--url", served.url, "--token", tokens.alice, "--recipe", recipeJson(r(4, 32, 0.1)), "--json"],

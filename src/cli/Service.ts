@@ -99,13 +99,16 @@ const statusConfig = {
   url,
   token: Options.text("token").pipe(
     Options.withPseudoName("<token>"),
-    Options.withDescription("your bearer token: your own submissions (the operator's: all); without it, the leaderboard"),
+    Options.withDescription("your bearer token, for --submission and --mine (the leaderboard needs none)"),
     Options.optional
   ),
   submission: Options.text("submission").pipe(
     Options.withPseudoName("<id>"),
-    Options.withDescription("one submission (needs --token: yours, or the operator's)"),
+    Options.withDescription("one submission, as GET /v1/submissions/{id} (with --token: yours, or the operator's)"),
     Options.optional
+  ),
+  mine: Options.boolean("mine").pipe(
+    Options.withDescription("your submissions, newest first, as GET /v1/submissions (the operator's token: all)")
   ),
   json
 }
@@ -119,11 +122,11 @@ export const statusCommand = Command.make(
   statusConfig,
   (options) => lazily(() => import("./handlers/Service.js"), (handler) => handler.status(options))
 ).pipe(
-  Command.withDescription(describe("a running market's leaderboard, your submissions, or one of them", {
+  Command.withDescription(describe("a running market's leaderboard, one submission, or your submissions", {
     examples: [
       "trainmarket market status --url http://127.0.0.1:8080",
-      "trainmarket market status --url http://127.0.0.1:8080 --token \"$TOKEN\" --json",
-      "trainmarket market status --url http://127.0.0.1:8080 --token \"$TOKEN\" --submission sub-…"
+      "trainmarket market status --url http://127.0.0.1:8080 --token \"$TOKEN\" --submission sub-…",
+      "trainmarket market status --url http://127.0.0.1:8080 --token \"$TOKEN\" --mine --json"
     ]
   })),
   reported

@@ -10,6 +10,7 @@
  * business: `stop` makes every request a 503 and ends every event stream, after which
  * the market drains and the listener closes.
  */
+import * as Headers from "@effect/platform/Headers"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Web from "./Web.js"
 import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
@@ -278,6 +279,17 @@ const limitBody = Effect.gen(function*() {
   if (Buffer.byteLength(text, "utf8") > Api.MAX_BODY_BYTES) return yield* tooLarge()
 })
 
+/**
+ * Every body of this API is JSON (SPEC §16), whatever the request's Content-Type says:
+ * `fetch(url, { method: "POST", body: JSON.stringify(x) })` sends `text/plain`, and a
+ * form-encoded or missing type is read as JSON too rather than decoded as something the
+ * API never takes. The request is replaced before its body is read, so it is read once.
+ */
+const bodyAsJson = (request: HttpServerRequest.HttpServerRequest): HttpServerRequest.HttpServerRequest =>
+  HttpMethod.hasBody(request.method) && !(request.headers["content-type"] ?? "").toLowerCase().includes("application/json")
+    ? request.modify({ headers: Headers.set(request.headers, "content-type", "application/json") })
+    : request
+
 /** The guard in front of every route: 503 while stopping, 413 past the limit, every failure as the API's error. */
 const guard = HttpApiBuilder.middleware(
   Api.MarketApi,
@@ -286,8 +298,10 @@ const guard = HttpApiBuilder.middleware(
       if (yield* lifecycle.stopping) {
         return yield* new Api.ServiceUnavailable({ message: "the market is stopping: try again once it is back" })
       }
-      yield* limitBody
-      return yield* app
+      const request = bodyAsJson(yield* HttpServerRequest.HttpServerRequest)
+      return yield* Effect.zipRight(limitBody, app).pipe(
+        Effect.provideService(HttpServerRequest.HttpServerRequest, request)
+      )
     }).pipe(
       Effect.catchAllCause((cause) =>
         Option.match(asApiError(cause), {

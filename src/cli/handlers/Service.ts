@@ -159,29 +159,32 @@ const leaderboardLines = (board: typeof Api.LeaderboardView.Type): ReadonlyArray
   )
 ]
 
-/** `market status`: the leaderboard, your submissions, or one of them. */
+/**
+ * `market status`: the leaderboard (SPEC §14); with `--submission` that submission, and
+ * with `--mine` the caller's submissions, as the service answers them. Without a token
+ * those two are asked anyway: the service's own answer (401 `Unauthorized`) is what the
+ * caller sees.
+ */
 export const status = (options: StatusOptions) =>
   calling(
-      options.url,
-      Effect.gen(function*() {
-        if (Option.isNone(options.token)) {
-          if (Option.isSome(options.submission)) {
-            return yield* new BadInput({ source: "--submission", reason: "needs --token (yours, or the operator's)" })
-          }
-          const board = yield* Effect.flatMap(Client.make(options.url), (client) => client.leaderboard())
-          return yield* options.json ? Output.json(board) : Output.lines(leaderboardLines(board))
-        }
-        const client = yield* Client.make(options.url, options.token.value)
-        if (Option.isSome(options.submission)) {
-          const one = yield* client.submission({ path: { id: options.submission.value } })
-          return yield* options.json ? Output.json(one) : Output.line(submissionLine(one))
-        }
+    options.url,
+    Effect.gen(function*() {
+      const client = yield* Client.make(options.url, Option.getOrUndefined(options.token))
+      if (Option.isSome(options.submission)) {
+        if (options.mine) return yield* new BadInput({ source: "--mine", reason: "cannot be given with --submission" })
+        const one = yield* client.submission({ path: { id: options.submission.value } })
+        return yield* options.json ? Output.json(one) : Output.line(submissionLine(one))
+      }
+      if (options.mine) {
         const all = yield* client.submissions()
         return yield* options.json
           ? Output.json(all)
           : Output.lines(all.submissions.length === 0 ? ["no submissions"] : all.submissions.map(submissionLine))
-      })
-    )
+      }
+      const board = yield* client.leaderboard()
+      return yield* options.json ? Output.json(board) : Output.lines(leaderboardLines(board))
+    })
+  )
 
 // ---------------------------------------------------------------------------------
 // market audit, market token
