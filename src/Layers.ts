@@ -15,7 +15,9 @@
  * their training lines to it.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { type CommandExecutor, FileSystem, type Path } from "@effect/platform"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import { Effect, Layer, Option } from "effect"
 import * as ClusterSpec from "./cluster/ClusterSpec.js"
 import * as LocalSimCluster from "./cluster/LocalSimCluster.js"

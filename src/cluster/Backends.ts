@@ -6,7 +6,8 @@
  * paths (a checkout, a script) that must exist — without training anything.
  */
 import type { CommandExecutor } from "@effect/platform"
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Effect } from "effect"
 import { delimiter } from "node:path"
 import type { ClusterInvalid } from "../domain/Errors.js"

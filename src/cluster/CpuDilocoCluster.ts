@@ -13,7 +13,8 @@
  * the same checkpoint bytes. The loss it reports is provenance only: the checkpoint
  * scorer (`scorer/CheckpointScorer.ts`) re-scores the weights on held-out data.
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Effect, Either, Schema } from "effect"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"

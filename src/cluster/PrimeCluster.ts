@@ -14,7 +14,8 @@
  * What prime reads and prints (its TOML config, the launch line, its log lines) lives
  * in `internal/PrimeFormat.ts`, with the facts from the framework's sources it relies on.
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Effect, Either, Schema } from "effect"
 import * as NodePath from "node:path"
 import * as Artifact from "../domain/Artifact.js"

@@ -17,7 +17,8 @@
  * What Psyche reads and prints (its coordinator state, command lines, log lines) lives
  * in `internal/PsycheFormat.ts`, with the facts from the framework's sources it relies on.
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Duration, Effect, Either, Schema } from "effect"
 import * as NodePath from "node:path"
 import * as Artifact from "../domain/Artifact.js"

@@ -17,7 +17,8 @@
  * writing: pass `olderThan` to spare recent ones. Nothing but directories named like
  * runs is ever listed or removed, so a `checkpointDir` shared with other files is safe.
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import type { PlatformError } from "@effect/platform/Error"
 import { Clock, Config, Duration, Effect, Option } from "effect"
 import * as NodeOs from "node:os"

@@ -4,7 +4,7 @@
  * strings. Every failure is a typed `BadInput` naming its source (a file, a flag,
  * `runs.jsonl line 3`), or a `RecipeInvalid` naming the knob when a recipe is wrong.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import { Effect, ParseResult, Schema, Stream } from "effect"
 import { BadInput, RecipeInvalid } from "../domain/Errors.js"

@@ -5,7 +5,7 @@
  * user loads one (`load`, `loadStreamed`), replays it (`replay`, SPEC §8's replay
  * form) and prints the result as the CLI does (`replayText`).
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Chunk, Effect, Either, Option, Schema, Stream } from "effect"
 import * as ClusterSpec from "../cluster/ClusterSpec.js"
 import { BadInput, type ClusterInvalid, RecipeInvalid, type ScorerInvalid } from "../domain/Errors.js"

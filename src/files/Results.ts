@@ -11,7 +11,8 @@
  * `score --artifact <folder>/artifacts/<name>.json` works after `runs clean`. Imported
  * as `trainmarket/results` (it draws with Plot, which the main entry does not load).
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import type { PlatformError } from "@effect/platform/Error"
 import { Effect } from "effect"
 import * as Charts from "../charts/Charts.js"

@@ -8,7 +8,8 @@
  * created with random bytes and mode 0600 on first use. A key file holds the 32 bytes
  * raw, or as 64 hex digits (what `openssl rand -hex 32` writes).
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { bytesToHex, hexToBytes, randomBytes } from "@noble/hashes/utils.js"
 import { Config, Context, Effect, Layer, Option } from "effect"
 import { KeyInvalid } from "../domain/Errors.js"

@@ -10,7 +10,8 @@
  * is `CheckpointMalformed`. The held-out shards are chosen under the referee's secret
  * (SPEC §15.6), so a trainer that knows the data seed cannot generate them.
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Effect, Either, Layer, Option, Schema } from "effect"
 import type { TrainedArtifact } from "../domain/Artifact.js"
 import { intIn } from "../domain/Checks.js"

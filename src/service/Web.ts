@@ -5,7 +5,7 @@
  * with no network but the market's. The files are read once, when the service starts,
  * from the package's `dist/web` (`npm run build` writes them).
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Option } from "effect"

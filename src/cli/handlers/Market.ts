@@ -4,7 +4,8 @@
  * incrementally, so the output never has to be held in memory. A long replay shows its
  * progress on stderr when stderr is a terminal.
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Chunk, Clock, Effect, Option, Stream } from "effect"
 import type * as Charts from "../../charts/Charts.js"
 import { BadInput } from "../../domain/Errors.js"

@@ -22,7 +22,9 @@
  * removed once its processes are gone; a successful run's stays (the artifact points
  * into it).
  */
-import { type CommandExecutor, FileSystem, type Path } from "@effect/platform"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import type { Schema, Scope } from "effect"
 import { Effect, Either, Exit, FiberRef, Layer, Option, Stream, SubscriptionRef } from "effect"
 import * as Artifact from "../../domain/Artifact.js"

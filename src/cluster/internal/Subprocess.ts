@@ -36,7 +36,8 @@
  *
  * Process groups and `/proc` make this module POSIX-specific, like the backends it serves.
  */
-import { Command, type CommandExecutor } from "@effect/platform"
+import * as Command from "@effect/platform/Command"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type { PlatformError } from "@effect/platform/Error"
 import { Clock, Duration, Effect, Fiber, Ref, type Scope, Stream } from "effect"
 import * as NodeFs from "node:fs"
