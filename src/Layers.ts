@@ -18,7 +18,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Either, Layer, Option } from "effect"
 import * as ClusterSpec from "./cluster/ClusterSpec.js"
 import * as LocalSimCluster from "./cluster/LocalSimCluster.js"
 import type { TrainingCluster, TrainingProgress } from "./cluster/TrainingCluster.js"
@@ -95,8 +95,9 @@ export const platform = NodeContext.layer
 /** Is a `--store` a PostgreSQL URL (rather than a SQLite file path)? */
 export const isPostgresUrl = PgStore.isUrl
 
-/** A store spec fit for messages: a PostgreSQL URL without its password. */
-export const storeName = (spec: string): string => spec.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@/]*@/i, "$1:***@")
+/** A store spec fit for messages: a PostgreSQL URL without its password (in the authority or as `?password=`). */
+export const storeName = (spec: string): string =>
+  isPostgresUrl(spec) ? Either.getOrElse(PgStore.nameOf(spec), () => "postgres") : spec
 
 /** What opening a store needs: files, paths (and the SQLite driver's process services). */
 export type StoreContext = FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor

@@ -19,11 +19,11 @@ import * as SimHeldOut from "../../src/scorer/HeldOutScorer.js"
 import type { MarketStore } from "../../src/store/MarketStore.js"
 import { signed, TestKey } from "./keys.js"
 
-/** A recipe with the reference learning rates. */
-export const r = (islands: number, innerSteps: number, keepFraction: number): Recipe => ({
+/** A recipe by its main knobs (the reference learning rates unless `innerLr` is given). */
+export const r = (islands: number, innerSteps: number, keepFraction: number, innerLr = 0.003): Recipe => ({
   islands,
   innerSteps,
-  innerLr: 0.003,
+  innerLr,
   outerLr: 0.7,
   keepFraction
 })

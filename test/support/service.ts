@@ -9,14 +9,13 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import { Layer, Option } from "effect"
 import * as LocalSim from "../../src/cluster/LocalSimCluster.js"
 import { TrainingCluster } from "../../src/cluster/TrainingCluster.js"
-import { defaultGate } from "../../src/domain/Measurement.js"
-import { baseline as baselineRecipe, type Recipe } from "../../src/domain/Recipe.js"
 import * as Continuous from "../../src/market/ContinuousMarket.js"
 import * as SimHeldOut from "../../src/scorer/HeldOutScorer.js"
 import * as Server from "../../src/service/ServiceServer.js"
 import { tokenSha256 } from "../../src/service/ServedMarket.js"
 import * as Store from "../../src/store/MarketStore.js"
 import { TestKey } from "./keys.js"
+import { config as baseConfig, r } from "./market.js"
 
 /** The tokens of the test market's callers (plaintext only in tests and docs). */
 export const tokens = {
@@ -32,21 +31,8 @@ export const access = {
   researchers: (["alice", "bob", "carol"] as const).map((name) => ({ name, tokenSha256: tokenSha256(tokens[name]) }))
 }
 
-/** A recipe by its main knobs. */
-export const r = (islands: number, innerSteps: number, keepFraction: number, innerLr = 0.003): Recipe => ({
-  islands,
-  innerSteps,
-  innerLr,
-  outerLr: 0.7,
-  keepFraction
-})
-
-/** The reference record-bounty market (SPEC §8). */
-export const baseConfig: Continuous.MarketConfig = {
-  gate: defaultGate,
-  schedule: { kind: "record-bounty", epsilonMicros: 1000n, weiPerMicro: 1_000_000_000n },
-  baseline: { recipe: baselineRecipe, seed: 0n }
-}
+/** The recipe helper and the reference record-bounty market (SPEC §8) the store tests use too. */
+export { baseConfig, r }
 
 /** A cluster that trains with `train` and says it is the simulator (signed results: `signed(LocalSim.trainUnchecked(…))`). */
 export const simCluster = (train: TrainingCluster["Type"]["train"]) =>

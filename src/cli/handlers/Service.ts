@@ -96,7 +96,8 @@ export const serve = (options: ServeOptions) =>
     const lifecycle = yield* Server.makeLifecycle
     const context = yield* Layer.build(serving(file, options, lifecycle))
     const market = Context.get(context, Continuous.ContinuousMarket)
-    const url = Server.urlOf(Context.get(context, HttpServer.HttpServer).address)
+    const address = Context.get(context, HttpServer.HttpServer).address
+    const url = Server.urlOf(address)
     yield* exitZeroOnSigterm
     // runs first when the service is stopped (by a signal): 503s, drain, then the listener and the market close
     yield* Effect.addFinalizer(() =>
@@ -111,7 +112,7 @@ export const serve = (options: ServeOptions) =>
     yield* Effect.forkScoped(Stream.runForEach(events, (event) => Output.problem(eventLine(event))))
     const store = Layers.storeName(options.store)
     yield* options.json
-      ? Output.json({ url, store, host: options.host, port: Number(url.split(":").at(-1)) })
+      ? Output.json({ url, store, host: options.host, port: address._tag === "TcpAddress" ? address.port : null })
       : Output.problem(`trainmarket: serving the market of ${path} on ${url} (store ${store}); stop with SIGTERM`)
     return yield* Effect.never
   })).pipe(
