@@ -346,6 +346,79 @@ describe("the journal survives a restart and refuses an edit (SPEC §16)", () =>
       assert.isTrue((yield* reopened.audit).recomputeAgrees)
     }))
 
+  it.scoped("time-at-top: an epoch that ended while the market was down is credited to its holder then, not to a record settled at the restart", () =>
+    Effect.gen(function*() {
+      const events: Array<Journal.Stored> = []
+      const layers = Layer.mergeAll(LocalSim.layer, SimHeldOut.layer, arrayStore(events)).pipe(Layer.provideMerge(TestKey))
+      const config: Continuous.MarketConfig = {
+        ...baseConfig,
+        schedule: { kind: "time-at-top", weiPerEpoch: 100n },
+        epoch: Duration.minutes(1)
+      }
+      // alice takes the top spot; bob's better recipe is measured at t = 0 too
+      const alice = r(4, 32, 0.1)
+      const bob = r(8, 32, 0.2)
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const market = yield* Continuous.make(config).pipe(Effect.provide(layers))
+          assert.isTrue((yield* market.submit("alice", alice)).becameRecord)
+          assert.isTrue((yield* market.submit("bob", bob)).becameRecord)
+        })
+      )
+      // the process died after bob's measurement was journaled and before his settlement
+      const bobSettled = events.findIndex((e) => e.event._tag === "settled" && e.event.index === 1)
+      assert.isAtLeast(bobSettled, 0)
+      events.splice(bobSettled)
+      // and stayed down for an epoch and a half: epoch 0 (0 to 60 s) ended with alice on top
+      yield* TestClock.adjust(Duration.seconds(90))
+      const market = yield* Continuous.make(config).pipe(Effect.provide(layers))
+      const accepted = events.flatMap((e) => e.event._tag === "accepted" ? [e.event.submissionId] : [])
+      assert.isTrue((yield* market.settled(accepted[1]!)).becameRecord)
+      const log = yield* market.log
+      assert.deepStrictEqual(
+        log.map((row) => [row.kind, row.researcher, row.epoch, row.wei]),
+        [
+          ["record", "alice", 0, 0n],
+          ["epoch-credit", "alice", 0, 100n],
+          ["record", "bob", 1, 0n]
+        ]
+      )
+      assert.isTrue((yield* market.audit).recomputeAgrees)
+    }))
+
+  it.scoped("a journal that settles before crediting an epoch that had ended is refused with JournalCorrupt", () =>
+    Effect.gen(function*() {
+      const events: Array<Journal.Stored> = []
+      const layers = Layer.mergeAll(LocalSim.layer, SimHeldOut.layer, arrayStore(events)).pipe(Layer.provideMerge(TestKey))
+      const config: Continuous.MarketConfig = {
+        ...baseConfig,
+        schedule: { kind: "time-at-top", weiPerEpoch: 100n },
+        epoch: Duration.minutes(1)
+      }
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const market = yield* Continuous.make(config).pipe(Effect.provide(layers))
+          yield* market.submit("alice", r(4, 32, 0.1))
+          yield* TestClock.adjust(Duration.seconds(61))
+          yield* market.submit("bob", r(8, 32, 0.2))
+        })
+      )
+      const epochAt = events.findIndex((e) => e.event._tag === "epoch")
+      const bobAt = events.findIndex((e) => e.event._tag === "settled" && e.event.index === 1)
+      assert.isTrue(epochAt >= 0 && epochAt < bobAt, "the epoch was credited before bob settled")
+      // an operator rewrites history: bob's record settles first, and takes alice's epoch
+      const epoch = events[epochAt]!
+      const settled = events[bobAt]!
+      if (epoch.event._tag !== "epoch") return assert.fail("not an epoch")
+      const reordered = events.filter((_, i) => i !== epochAt)
+      reordered.splice(bobAt, 0, { ...epoch, event: { ...epoch.event, researcher: "bob" } })
+      events.splice(0, events.length, ...reordered.map((e, i) => ({ ...e, seq: i + 1 })))
+      assert.strictEqual(events.indexOf(events.find((e) => e.event === settled.event)!) + 1, bobAt)
+      const error = yield* Effect.flip(Continuous.make(config).pipe(Effect.provide(layers)))
+      assert.strictEqual(error._tag, "JournalCorrupt")
+      assert.include(error.message, "before epoch 0")
+    }))
+
   it.scoped("a store opened with other rules is refused", () =>
     Effect.gen(function*() {
       const events: Array<Journal.Stored> = []

@@ -365,7 +365,7 @@ describe("budgets, Ladder feedback and epochs over HTTP (SPEC §15.5, §6)", () 
           schedule: { kind: "time-at-top", weiPerEpoch: 1000n },
           poolWei: 2500n,
           epochSeconds: 60
-        }, { epochSeconds: 60 })
+        })
       )
     ))
 })

@@ -325,18 +325,24 @@ const positiveDuration = (
     : Effect.fail(new MarketInvalid({ reason: `${what} must be a positive, finite duration` }))
 }
 
-/** The rules a config means, checked by their schema (defaults filled in). */
+/**
+ * The rules a config means, checked by their schema (defaults filled in). An `epoch`
+ * given as a duration is the rules' `epochSeconds`: the epoch length decides payouts, so
+ * it is journaled with the rest.
+ */
 export const rulesOf = (config: MarketConfig): Effect.Effect<Rules.MarketRules, MarketInvalid> => {
   const {
-    epoch: _epoch,
+    epoch,
     jobDeadline: _deadline,
     file: _file,
     worker: _worker,
     pollMillis: _poll,
     ...rules
   } = config
-  return Schema.encode(Rules.MarketRules)({
+  return Effect.flatMap(positiveDuration(epoch, "the epoch length"), (length) =>
+    Schema.encode(Rules.MarketRules)({
     ...rules,
+    ...(length === undefined ? {} : { epochSeconds: Duration.toMillis(length) / 1000 }),
     gate: rules.gate ?? { minLiftCiLower: 0.02, minN: 12 },
     feedback: rules.feedback ?? "full",
     commitReveal: rules.commitReveal ?? false,
@@ -345,7 +351,7 @@ export const rulesOf = (config: MarketConfig): Effect.Effect<Rules.MarketRules, 
   }).pipe(
     Effect.flatMap(Schema.decodeUnknown(Rules.MarketRules, { onExcessProperty: "error" })),
     Effect.mapError((error) => new MarketInvalid({ reason: error.message.replace(/\s*\n\s*/g, " ") }))
-  )
+  ))
 }
 
 /**
@@ -363,8 +369,6 @@ export const make = (
 > =>
   Effect.gen(function*() {
     const rules = yield* rulesOf(config)
-    const epochLength = (yield* positiveDuration(config.epoch, "the epoch length")) ??
-      Duration.seconds(rules.epochSeconds ?? Rules.DEFAULT_EPOCH_SECONDS)
     const deadline = yield* positiveDuration(config.jobDeadline, "the job deadline")
     const store = yield* MarketStore
     const cluster = yield* TrainingCluster
@@ -677,9 +681,12 @@ export const make = (
     const settleable = (current: Journal.State): boolean => current.submissions[current.nextToSettle]?.judged !== undefined
 
     const settleAll = transact((current, now) => {
-      const events: Array<Journal.MarketEvent> = []
+      // an epoch that has ended is credited to whoever held the top spot then, before
+      // anything settled now can change who that is
+      const due = Journal.dueEpochs(current, now)
+      const events: Array<Journal.MarketEvent> = [...due.events]
       const baselineJudged = current.baseline
-      let standing = current.standing
+      let standing = due.standing
       for (let index = current.nextToSettle; baselineJudged !== undefined; index++) {
         const next = current.submissions[index]
         if (next === undefined) break
@@ -703,28 +710,9 @@ export const make = (
     const settleReady = Effect.flatMap(reading(settleable), (ready) => (ready ? settleAll : Effect.succeed(false)))
 
     /** Close every epoch whose end has passed (TimeAtTop): the holder is credited min(weiPerEpoch, pool left). */
-    const closeEpochs = transact((current, now) => {
-      const events: Array<Journal.MarketEvent> = []
-      let standing = current.standing
-      let epoch = current.epoch
-      while (current.openedAt + (epoch + 1) * Duration.toMillis(epochLength) <= now) {
-        const credit = Settlement.creditEpoch(rules, standing)
-        events.push(Journal.EpochClosed.make({
-          at: now,
-          epoch,
-          researcher: credit?.researcher ?? null,
-          micros: credit?.micros ?? 0n,
-          wei: credit?.wei ?? 0n
-        }))
-        if (credit !== undefined) standing = credit.standing
-        epoch += 1
-      }
-      return Either.right({ events, result: undefined })
-    })
+    const closeEpochs = transact((current, now) => Either.right({ events: Journal.dueEpochs(current, now).events, result: undefined }))
 
-    const untilNextEpoch = reading((current, now) =>
-      Math.max(0, current.openedAt + (current.epoch + 1) * Duration.toMillis(epochLength) - now)
-    )
+    const untilNextEpoch = reading((current, now) => Math.max(0, Journal.epochEnd(current, current.epoch) - now))
 
     const settler = Effect.gen(function*() {
       // on a shared store only one process settles: the others wait for the role

@@ -13,7 +13,7 @@ import { addWei, Micros, Wei } from "../domain/Money.js"
 import { canonicalJson, Recipe } from "../domain/Recipe.js"
 import * as Leaderboard from "./Leaderboard.js"
 import type { Payout } from "./Reward.js"
-import { MarketRules } from "./Rules.js"
+import { DEFAULT_EPOCH_SECONDS, MarketRules } from "./Rules.js"
 import * as Settlement from "./Settlement.js"
 
 const Time = Schema.Number.annotations({ description: "Clock time in milliseconds" })
@@ -208,6 +208,39 @@ const pay = (state: State, researcher: string, wei: bigint): void => {
   if (wei > 0n) state.payouts.set(researcher, addWei(state.payouts.get(researcher) ?? 0n, wei))
 }
 
+/** Is this a TimeAtTop market (epochs credit the top holder)? */
+const creditsEpochs = (rules: MarketRules | undefined): rules is MarketRules => rules?.schedule.kind === "time-at-top"
+
+/** When epoch `epoch` of the market ends (market clock milliseconds): `epochSeconds` after the previous one. */
+export const epochEnd = (state: State, epoch: number): number =>
+  state.openedAt + (epoch + 1) * (state.rules?.epochSeconds ?? DEFAULT_EPOCH_SECONDS) * 1000
+
+/**
+ * The epoch credits due at `now` (TimeAtTop): one event per epoch that has ended and is
+ * not closed yet, each crediting the holder of the top spot, min(weiPerEpoch, pool left);
+ * and the standing after them. None for other schedules.
+ */
+export const dueEpochs = (
+  state: State,
+  now: number
+): { readonly events: ReadonlyArray<typeof EpochClosed.Type>; readonly standing: Settlement.Standing } => {
+  const events: Array<typeof EpochClosed.Type> = []
+  let standing = state.standing
+  if (!creditsEpochs(state.rules)) return { events, standing }
+  for (let epoch = state.epoch; epochEnd(state, epoch) <= now; epoch++) {
+    const credit = Settlement.creditEpoch(state.rules, standing)
+    events.push(EpochClosed.make({
+      at: now,
+      epoch,
+      researcher: credit?.researcher ?? null,
+      micros: credit?.micros ?? 0n,
+      wei: credit?.wei ?? 0n
+    }))
+    if (credit !== undefined) standing = credit.standing
+  }
+  return { events, standing }
+}
+
 /** Fold one stored event into the state (recomputing settlements and credits as it goes). */
 export const apply = (state: State, stored: Stored): void => {
   const event = stored.event
@@ -305,6 +338,9 @@ export const apply = (state: State, stored: Stored): void => {
       if (state.rules === undefined || state.baseline === undefined || submission.judged === undefined) {
         return flag(`submission ${submission.index} settled before it was measured`)
       }
+      if (creditsEpochs(state.rules) && epochEnd(state, state.epoch) <= event.at) {
+        flag(`submission ${submission.index} settled at ${event.at}, before epoch ${state.epoch} (ended ${epochEnd(state, state.epoch)}) was credited`)
+      }
       const decision = Settlement.decide(
         state.rules,
         state.baseline,
@@ -343,6 +379,9 @@ export const apply = (state: State, stored: Stored): void => {
     case "epoch": {
       if (state.rules === undefined) return flag("an epoch before the market opened")
       if (event.epoch !== state.epoch) return flag(`epoch ${event.epoch} closed, expected epoch ${state.epoch}`)
+      if (event.at < epochEnd(state, event.epoch)) {
+        flag(`epoch ${event.epoch} closed at ${event.at}, before it ended (${epochEnd(state, event.epoch)})`)
+      }
       const credit = Settlement.creditEpoch(state.rules, state.standing)
       const logged = `${event.researcher ?? "nobody"} ${event.wei}`
       const recomputed = credit === undefined ? "nobody 0" : `${credit.researcher} ${credit.wei}`

@@ -15,7 +15,6 @@ import * as Json from "../files/Json.js"
 import * as MarketFile from "../files/MarketFile.js"
 import { constantTimeEqual } from "../integrity/Receipt.js"
 import type * as Continuous from "../market/ContinuousMarket.js"
-import * as Rules from "../market/Rules.js"
 
 /** A served market file: the market file's settings, `access` required, no submissions. */
 export const ServedMarketFile = Schema.Struct({ ...MarketFile.fields, access: MarketFile.Access }).annotations({
@@ -41,9 +40,6 @@ export const toConfig = (file: ServedMarketFile): Continuous.MarketConfig => ({
   file: journaled(file),
   worker: `${NodeOs.hostname()}:${process.pid}`
 })
-
-/** The length of an epoch of a served market, in seconds. */
-export const epochSeconds = (file: ServedMarketFile): number => file.epochSeconds ?? Rules.DEFAULT_EPOCH_SECONDS
 
 /** The sha256 of a token, as the `access` block stores it. */
 export const tokenSha256 = (token: string): string => bytesToHex(sha256(utf8ToBytes(token)))

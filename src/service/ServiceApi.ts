@@ -442,7 +442,7 @@ const withoutPlatformDecodeError = (spec: Record<string, unknown>): Record<strin
 export const encodePublicEvent = Schema.encodeSync(PublicEvent)
 
 /** What the service's rules and a published market share: the public part of the rules. */
-export const marketInfo = (rules: Rules.MarketRules, epochSeconds: number): MarketInfo => ({
+export const marketInfo = (rules: Rules.MarketRules): MarketInfo => ({
   schedule: rules.schedule,
   poolWei: rules.poolWei ?? null,
   gate: rules.gate,
@@ -453,5 +453,5 @@ export const marketInfo = (rules: Rules.MarketRules, epochSeconds: number): Mark
   feedback: rules.feedback,
   submissionBudget: rules.submissionBudget ?? null,
   recordTest: rules.recordTest ?? null,
-  epochSeconds
+  epochSeconds: rules.epochSeconds ?? Rules.DEFAULT_EPOCH_SECONDS
 })

@@ -63,8 +63,6 @@ export const layerLifecycle: Layer.Layer<Lifecycle> = Layer.effect(Lifecycle, ma
 export interface AppOptions {
   /** Who may call (the market file's `access`). */
   readonly access: Access
-  /** The epoch length `GET /v1/market` reports (seconds). */
-  readonly epochSeconds: number
   /** How often an event stream sends a keep-alive comment (default 15 s). */
   readonly keepAlive?: Duration.DurationInput | undefined
 }
@@ -138,7 +136,7 @@ const handlers = (options: AppOptions) =>
     Effect.gen(function*() {
       const market = yield* ContinuousMarket
       const lifecycle = yield* Lifecycle
-      const info = Api.marketInfo(market.rules, options.epochSeconds)
+      const info = Api.marketInfo(market.rules)
       const document = OpenApi.fromApi(Api.MarketApi)
       const keepAlive = Duration.decode(options.keepAlive ?? Duration.seconds(15))
       return handle

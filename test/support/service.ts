@@ -59,7 +59,7 @@ export const testListener = HttpServer.layerTestClient.pipe(
  * visible to the test (to drive it, or to stop it), and an `HttpClient` pointing at it.
  */
 export const served = (config: Continuous.MarketConfig = baseConfig, options: Partial<Server.AppOptions> = {}) =>
-  Server.serve({ access, epochSeconds: 3600, ...options }).pipe(
+  Server.serve({ access, ...options }).pipe(
     Layer.provideMerge(Layer.mergeAll(marketLayer(config), Server.layerLifecycle)),
     Layer.provideMerge(testListener)
   )

@@ -53,7 +53,6 @@ const serving = (file: ServedMarket.ServedMarketFile, options: ServeOptions, lif
   )
   const http = Server.layer({
     access: file.access,
-    epochSeconds: ServedMarket.epochSeconds(file),
     host: options.host,
     port: options.port
   }).pipe(
