@@ -365,8 +365,18 @@ export const docOf = (tree: Tree, path: ReadonlyArray<string>) =>
   Effect.map(helpDocument(tree, path), (doc) => read(path, doc))
 
 /** Every command path of the tree (below the root), in tree order. */
-export const commandPaths = (tree: Tree, rootName: string) =>
-  Effect.map(docOf(tree, [rootName]), (doc) => doc.commands.map((entry) => entry.path))
+export const commandPaths = (tree: Tree, rootName: string) => Effect.map(docOf(tree, [rootName]), pathsOf)
+
+/** The command paths a root's page lists. */
+const pathsOf = (root: CommandDoc): ReadonlyArray<ReadonlyArray<string>> => root.commands.map((entry) => entry.path)
+
+/** The root's page and the command paths it lists (one parse for both). */
+const rootAndPaths = (tree: Tree, rootName: string) =>
+  Effect.map(docOf(tree, [rootName]), (root) => ({ root, paths: pathsOf(root) }))
+
+/** The page of the command at `path` (below the root), reusing the root's when `path` is empty. */
+const docBelow = (tree: Tree, rootName: string, root: CommandDoc, path: ReadonlyArray<string>) =>
+  path.length === 0 ? Effect.succeed(root) : docOf(tree, [rootName, ...path])
 
 /**
  * The command a command line names: the longest command path its leading words spell
@@ -407,9 +417,9 @@ export const asksForHelp = (args: ReadonlyArray<string>): boolean => {
 /** The help page of the command a command line names (`trainmarket market replay --help`: `market replay`'s). */
 export const page = (tree: Tree, rootName: string, args: ReadonlyArray<string>, version: string) =>
   Effect.gen(function*() {
-    const paths = yield* commandPaths(tree, rootName)
+    const { paths, root } = yield* rootAndPaths(tree, rootName)
     const { path } = commandOf(paths, beforeDashDash(args))
-    const doc = yield* docOf(tree, [rootName, ...path])
+    const doc = yield* docBelow(tree, rootName, root, path)
     const summaries = new Map<string, string>()
     for (const entry of listed(doc.commands)) {
       if (entry.summary === "") {
@@ -504,10 +514,10 @@ export const diagnoseCommand = (doc: CommandDoc, rest: ReadonlyArray<string>): s
  */
 export const diagnose = (tree: Tree, rootName: string, args: ReadonlyArray<string>) =>
   Effect.gen(function*() {
-    const paths = yield* commandPaths(tree, rootName)
+    const { paths, root } = yield* rootAndPaths(tree, rootName)
     const { path, consumed } = commandOf(paths, args)
     const children = paths.filter((p) => p.length === path.length + 1 && path.every((word, i) => p[i] === word))
-    const doc = yield* docOf(tree, [rootName, ...path])
+    const doc = yield* docBelow(tree, rootName, root, path)
     if (children.length > 0) {
       const names = children.map((p) => p.at(-1) ?? "")
       const word = args.slice(consumed).find((arg) => !arg.startsWith("-"))
