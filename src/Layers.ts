@@ -18,7 +18,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
-import { Effect, Either, Layer, Option } from "effect"
+import { Effect, Layer, Option } from "effect"
 import * as ClusterSpec from "./cluster/ClusterSpec.js"
 import * as LocalSimCluster from "./cluster/LocalSimCluster.js"
 import type { TrainingCluster, TrainingProgress } from "./cluster/TrainingCluster.js"
@@ -28,8 +28,7 @@ import * as HeldOutScorer from "./scorer/HeldOutScorer.js"
 import type { Scorer } from "./scorer/Scorer.js"
 import * as ScorerSpec from "./scorer/ScorerSpec.js"
 import type { MarketStore } from "./store/MarketStore.js"
-import * as PgStore from "./store/PgStore.js"
-import * as SqliteStore from "./store/SqliteStore.js"
+import * as StoreSpec from "./store/StoreSpec.js"
 
 /** What building layers from specs needs: processes, files and paths (`platform` provides them). */
 export type BuildContext = ClusterSpec.BuildContext | ScorerSpec.BuildContext
@@ -93,11 +92,10 @@ export const operatorKey = (
 export const platform = NodeContext.layer
 
 /** Is a `--store` a PostgreSQL URL (rather than a SQLite file path)? */
-export const isPostgresUrl = PgStore.isUrl
+export const isPostgresUrl = StoreSpec.isPostgresUrl
 
 /** A store spec fit for messages: a PostgreSQL URL without its password (in the authority or as `?password=`). */
-export const storeName = (spec: string): string =>
-  isPostgresUrl(spec) ? Either.getOrElse(PgStore.nameOf(spec), () => "postgres") : spec
+export const storeName = StoreSpec.nameOf
 
 /** What opening a store needs: files, paths (and the SQLite driver's process services). */
 export type StoreContext = FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor
@@ -111,20 +109,24 @@ export interface StoreOptions {
 /**
  * The live market's journal a `--store` names: a `postgres://` or `postgresql://` URL is a
  * PostgreSQL database shared by several `serve` processes; anything else is the path of
- * a SQLite file (default `./market.sqlite`), created on first use.
+ * a SQLite file (default `./market.sqlite`), created on first use. The database driver
+ * is loaded when the store is opened, so commands without a store never load one.
  */
 export const store = (
-  spec: string = SqliteStore.DEFAULT_FILE,
+  spec: string = StoreSpec.DEFAULT_FILE,
   options: StoreOptions = {}
 ): Layer.Layer<MarketStore, StoreFailed, StoreContext> => {
-  if (isPostgresUrl(spec)) return PgStore.layer(spec)
-  if (options.mustExist !== true) return SqliteStore.layer(spec)
+  if (isPostgresUrl(spec)) {
+    return Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./store/PgStore.js")), (PgStore) => PgStore.layer(spec)))
+  }
+  const sqlite = Effect.map(Effect.promise(() => import("./store/SqliteStore.js")), (SqliteStore) => SqliteStore.layer(spec))
+  if (options.mustExist !== true) return Layer.unwrapEffect(sqlite)
   return Layer.unwrapEffect(
     Effect.flatMap(FileSystem.FileSystem, (fs) => fs.exists(spec)).pipe(
       Effect.orElseSucceed(() => false),
       Effect.flatMap((exists) =>
         exists
-          ? Effect.succeed(SqliteStore.layer(spec))
+          ? sqlite
           : Effect.fail(new StoreFailed({ store: spec, reason: "no such file (a market store is created by market serve)" }))
       )
     )

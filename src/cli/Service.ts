@@ -5,18 +5,17 @@
  * loaded when it runs.
  */
 import { Args, Command, Options } from "@effect/cli"
+import * as StoreSpec from "../store/StoreSpec.js"
 import { describe } from "./Help.js"
 import { json, keyFile, lazily, reported } from "./Shared.js"
 
-/** The default store of `market serve` (a SQLite file in the working directory). */
-const DEFAULT_STORE = "market.sqlite"
 
 const store = Options.text("store").pipe(
   Options.withPseudoName("<file|postgres://…>"),
   Options.withDescription(
     "the market's journal: a SQLite file (created on first use) or a postgres:// URL shared by several serve processes"
   ),
-  Options.withDefault(DEFAULT_STORE)
+  Options.withDefault(StoreSpec.DEFAULT_FILE)
 )
 
 const serveConfig = {

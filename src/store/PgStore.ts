@@ -28,6 +28,7 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import * as PgMigrator from "@effect/sql-pg/PgMigrator"
 import { Context, Duration, Effect, Either, ExecutionStrategy, Exit, Layer, Option, Redacted, Scope } from "effect"
 import { StoreFailed } from "../domain/Errors.js"
+import * as StoreSpec from "./StoreSpec.js"
 import { type Claim, MarketStore } from "./MarketStore.js"
 import * as SqlStore from "./SqlStore.js"
 
@@ -54,20 +55,10 @@ export interface Options {
 }
 
 /** Does `store` (a `--store` argument) name a PostgreSQL database? */
-export const isUrl = (store: string): boolean => /^postgres(ql)?:\/\//i.test(store)
+export const isUrl = StoreSpec.isPostgresUrl
 
 /** The store's name in messages: its URL without the password; a string that is not a `postgres://` URL is refused. */
-export const nameOf = (url: string): Either.Either<string, StoreFailed> => {
-  const refused = new StoreFailed({
-    store: "postgres",
-    reason: "not a PostgreSQL URL: expected postgres://user@host:port/database"
-  })
-  if (!isUrl(url) || !URL.canParse(url)) return Either.left(refused)
-  const parsed = new URL(url)
-  parsed.password = ""
-  parsed.searchParams.delete("password")
-  return Either.right(parsed.toString())
-}
+export const nameOf = StoreSpec.postgresName
 
 const CLAIM_NEXT = "SELECT submission_id FROM market_jobs WHERE NOT done ORDER BY idx LIMIT 1 FOR UPDATE SKIP LOCKED"
 

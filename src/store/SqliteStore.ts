@@ -14,9 +14,10 @@ import { Effect, Layer } from "effect"
 import type { StoreFailed } from "../domain/Errors.js"
 import { MarketStore, localClaims } from "./MarketStore.js"
 import * as SqlStore from "./SqlStore.js"
+import * as StoreSpec from "./StoreSpec.js"
 
 /** The default store file of `market serve`. */
-export const DEFAULT_FILE = "market.sqlite"
+export const DEFAULT_FILE = StoreSpec.DEFAULT_FILE
 
 /** The store over an open SQLite client (migrated, WAL, fsync on commit). */
 export const make = (name: string) =>
