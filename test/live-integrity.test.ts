@@ -121,6 +121,23 @@ describe("the record test (SPEC §15.4): resubmitting the leader is no lottery t
     assert.deepStrictEqual(results.map((x) => x.becameRecord), improving.results.map((x) => x.becameRecord))
   })
 
+  it("a replay with a record test but one seed per submission is MarketInvalid, not a coin toss of a Welch test", () => {
+    const improving = vectors.continuous.scenarios.find((s) => s.name === "improving")!
+    const submissions = improving.results.map((x) => ({ researcher: x.researcher, recipe: x.recipe }))
+    const recordTest = { seeds: 3, alpha: 0.01 }
+    for (
+      const seeds of [undefined, { kind: "index", baseline: 0n }, { kind: "keyed", key: testKey, seeds: 2 }] satisfies Array<
+        Replay.ReplayConfig["seeds"]
+      >
+    ) {
+      const refused = Effect.runSync(
+        Effect.flip(Replay.collect({ ...baseConfig, gate: defaultGate, recordTest, seeds }, submissions, Replay.simEvaluator(16)))
+      )
+      assert.strictEqual(refused._tag, "MarketInvalid")
+      assert.include(refused.message, "3 seeds")
+    }
+  })
+
   it.scoped("the live market settles the record test exactly as the replay does", () =>
     Effect.gen(function*() {
       const recordTest = { seeds: 3, alpha: 0.01 }

@@ -8,7 +8,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Chunk, Effect, Either, Option, Schema, Stream } from "effect"
 import * as ClusterSpec from "../cluster/ClusterSpec.js"
-import { BadInput, type ClusterInvalid, RecipeInvalid, type ScorerInvalid } from "../domain/Errors.js"
+import { BadInput, type ClusterInvalid, type MarketInvalid, RecipeInvalid, type ScorerInvalid } from "../domain/Errors.js"
 import { defaultGate, Gate } from "../domain/Measurement.js"
 import { Seed, Wei } from "../domain/Money.js"
 import { isRecipe, Recipe } from "../domain/Recipe.js"
@@ -239,7 +239,7 @@ export const simulatedShards = (file: MarketHead): Option.Option<number> =>
     : Option.none()
 
 /** What a replay can fail with: reading its submissions, building its services, training or scoring. */
-export type ReplayError = BadInput | RecipeInvalid | ClusterInvalid | ScorerInvalid | Replay.EvaluateError
+export type ReplayError = BadInput | RecipeInvalid | ClusterInvalid | ScorerInvalid | MarketInvalid | Replay.EvaluateError
 
 /** A replay under way: its results as a stream (settled in order as they come), and the settler's summary. */
 export interface Replaying {

@@ -19,7 +19,7 @@
  */
 import { Chunk, Effect, Stream } from "effect"
 import * as Artifact from "../domain/Artifact.js"
-import type { ArtifactInvalid, ClusterError, ScoreError } from "../domain/Errors.js"
+import { type ArtifactInvalid, type ClusterError, MarketInvalid, type ScoreError } from "../domain/Errors.js"
 import type { Measurement } from "../domain/Measurement.js"
 import type { Recipe } from "../domain/Recipe.js"
 import * as LocalSim from "../cluster/LocalSimCluster.js"
@@ -236,18 +236,33 @@ export const makeSettler = (
   }
 }
 
-/** Measure the baseline (with each of its seeds) and build a settler for a replay. */
+/**
+ * Measure the baseline (with each of its seeds) and build a settler for a replay. A
+ * record test compares k keyed seeds per submission (SPEC §15.3): a config with one but
+ * without keyed `seeds` (one seed per submission would make every Welch test a coin
+ * with p 0 or 1) is `MarketInvalid`.
+ */
 export const prepare = <E, R>(
   config: ReplayConfig,
   evaluator: Evaluator<E, R>,
   onRow?: (row: Leaderboard.LeaderboardRow) => void
-): Effect.Effect<Settler, E, R> =>
-  Effect.map(
-    Effect.forEach(Seeds.forBaseline(planOf(config)), (seed) => evaluator.evaluate(config.baseline.recipe, seed)).pipe(
+): Effect.Effect<Settler, E | MarketInvalid, R> => {
+  const plan = planOf(config)
+  if (config.recordTest !== undefined && (plan.kind !== "keyed" || plan.seeds !== config.recordTest.seeds)) {
+    return Effect.fail(
+      new MarketInvalid({
+        reason: `a record test of ${config.recordTest.seeds} seeds needs that many keyed seeds per submission: ` +
+          "give the replay `seeds` (Rules.seedPlan)"
+      })
+    )
+  }
+  return Effect.map(
+    Effect.forEach(Seeds.forBaseline(plan), (seed) => evaluator.evaluate(config.baseline.recipe, seed)).pipe(
       withJob({ name: "baseline" })
     ),
     (perSeed) => makeSettler(config, Settlement.judged(perSeed), onRow)
   )
+}
 
 /**
  * Submissions per batch on the synchronous path. Small enough that a batch's
@@ -309,7 +324,7 @@ export const run = <E, R, E2, R2, E3 = never, R3 = never>(
   submissions: Stream.Stream<ReplaySubmission, E, R>,
   evaluator: Evaluator<E2, R2>,
   onResults?: (results: Chunk.Chunk<ReplayResult>) => Effect.Effect<void, E3, R3>
-): Effect.Effect<ReplaySummary, E | E2 | E3, R | R2 | R3> =>
+): Effect.Effect<ReplaySummary, E | E2 | E3 | MarketInvalid, R | R2 | R3> =>
   Effect.flatMap(prepare(config, evaluator), (settler) => {
     const results = stream(settler, submissions, evaluator)
     const drained = onResults === undefined ? Stream.runDrain(results) : Stream.runForEachChunk(results, onResults)
@@ -321,7 +336,7 @@ export const collect = <E, R>(
   config: ReplayConfig,
   submissions: Iterable<ReplaySubmission>,
   evaluator: Evaluator<E, R>
-): Effect.Effect<{ readonly results: ReadonlyArray<ReplayResult>; readonly summary: ReplaySummary }, E, R> =>
+): Effect.Effect<{ readonly results: ReadonlyArray<ReplayResult>; readonly summary: ReplaySummary }, E | MarketInvalid, R> =>
   Effect.suspend(() => {
     const results: Array<ReplayResult> = []
     return Effect.map(
