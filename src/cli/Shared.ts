@@ -12,6 +12,7 @@ import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Data, Effect, Either } from "effect"
 import { parseSeed } from "../domain/Money.js"
 import * as Output from "./Output.js"
+import { oneLine } from "../domain/Text.js"
 
 /** `--json`: print exactly one JSON document (or JSON Lines for streams) on stdout. */
 export const json = Options.boolean("json").pipe(
@@ -87,7 +88,7 @@ export interface TypedError {
 export const printError = (error: TypedError, asJson: boolean): Effect.Effect<void, never, Output.Output> =>
   asJson
     ? Effect.ignore(Output.json({ error: { _tag: error._tag, message: error.message } }))
-    : Output.problem(`trainmarket: ${error._tag}: ${error.message.replace(/\s*\n\s*/g, " ")}`)
+    : Output.problem(`trainmarket: ${error._tag}: ${oneLine(error.message)}`)
 
 /** Run a command body, printing its typed failure and turning it into `Reported`. */
 export const reporting = (asJson: boolean) =>

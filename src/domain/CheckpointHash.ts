@@ -15,13 +15,16 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import type { PlatformError } from "@effect/platform/Error"
 import { sha256 } from "@noble/hashes/sha2.js"
-import { bytesToHex } from "@noble/hashes/utils.js"
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js"
 import { Effect, Schema, Stream } from "effect"
 
 /** A sha256 digest as 64 lower-case hex digits. */
 export const Sha256Hex = Schema.String.pipe(
   Schema.pattern(/^[0-9a-f]{64}$/, { message: () => "must be a sha256 digest: 64 lower-case hex digits" })
 )
+
+/** The sha256 of a text (its UTF-8 bytes), as lower-case hex: token digests, commitments. */
+export const textSha256 = (text: string): string => bytesToHex(sha256(utf8ToBytes(text)))
 
 /** The sha256 of one file's bytes, read as a stream. */
 export const fileSha256 = (file: string): Effect.Effect<string, PlatformError, FileSystem.FileSystem> =>
@@ -57,7 +60,7 @@ export const checkpointSha256 = (
   Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(checkpoint)).pipe(
     Effect.flatMap((info) =>
       info.type === "Directory"
-        ? Effect.map(directoryManifest(checkpoint), (manifest) => bytesToHex(sha256(new TextEncoder().encode(manifest))))
+        ? Effect.map(directoryManifest(checkpoint), (manifest) => textSha256(manifest))
         : fileSha256(checkpoint)
     )
   )

@@ -22,6 +22,7 @@ import { DEFAULT_SHARDS } from "../scorer/HeldOutScorer.js"
 import * as ScorerSpec from "../scorer/ScorerSpec.js"
 import { intIn } from "../domain/Checks.js"
 import * as Json from "./Json.js"
+import { grouped, oneLine } from "../domain/Text.js"
 
 /** One researcher's entry in a competition file. */
 export const Researcher = Schema.Struct({ name: Schema.String, seed: Seed, recipe: RecipeSchema })
@@ -121,8 +122,9 @@ export const toJson = (result: Outcome) =>
 const pad = (text: string, width: number): string => text.padEnd(width)
 const num = (x: number): string => (x >= 0 ? " " : "") + x.toFixed(4)
 
-const oneLine = (text: string): string => {
-  const flat = text.replace(/\s*\n\s*/g, " ")
+/** A failure's message on one line, cut at 160 characters (a table row). */
+const shortLine = (text: string): string => {
+  const flat = oneLine(text)
   return flat.length > 160 ? `${flat.slice(0, 157)}...` : flat
 }
 
@@ -154,7 +156,7 @@ export const leaderboard = (
     if (c._tag === "Failed") {
       const r = recipes.get(c.researcher)
       const recipe = r === undefined ? "" : `${r.islands}/${r.innerSteps}/${r.keepFraction}/${r.innerLr}`
-      lines.push(`${name}${pad(recipe, 32)}${pad("-", 10)}${pad("-", 28)}failed: ${c.failure._tag}: ${oneLine(c.failure.message)}`)
+      lines.push(`${name}${pad(recipe, 32)}${pad("-", 10)}${pad("-", 28)}failed: ${c.failure._tag}: ${shortLine(c.failure.message)}`)
       continue
     }
     const r = c.artifact.recipe
@@ -163,7 +165,7 @@ export const leaderboard = (
       ? "gated (lift CI below the gate)"
       : wei === undefined
       ? "cleared, unpaid"
-      : `paid ${wei.toLocaleString("en-US")} wei`
+      : `paid ${grouped(wei)} wei`
     lines.push(
       name +
         `${pad(`${r.islands}/${r.innerSteps}/${r.keepFraction}/${r.innerLr}`, 32)}` +

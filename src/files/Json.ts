@@ -8,6 +8,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import { Effect, ParseResult, Schema, Stream } from "effect"
 import { BadInput, RecipeInvalid } from "../domain/Errors.js"
+import { oneLine } from "../domain/Text.js"
 
 /** JSON text of a value, with bigints as decimal strings. */
 export const stringify = (value: unknown): string =>
@@ -21,7 +22,7 @@ export const parse = (text: string, source: string): Effect.Effect<unknown, BadI
       new BadInput({
         source,
         // JSON.parse quotes the text around the problem, newlines included: keep the message on one line
-        reason: `not valid JSON (${(error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ")})`
+        reason: `not valid JSON (${oneLine(error instanceof Error ? error.message : String(error))})`
       })
   })
 

@@ -8,6 +8,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Chunk, Effect, Either, Option, Schema, Stream } from "effect"
 import * as ClusterSpec from "../cluster/ClusterSpec.js"
+import { Sha256Hex } from "../domain/CheckpointHash.js"
 import { BadInput, type ClusterInvalid, type MarketInvalid, RecipeInvalid, type ScorerInvalid } from "../domain/Errors.js"
 import { defaultGate, Gate } from "../domain/Measurement.js"
 import { Seed, Wei } from "../domain/Money.js"
@@ -22,14 +23,13 @@ import type { Payout } from "../market/Reward.js"
 import { DEFAULT_SHARDS } from "../scorer/HeldOutScorer.js"
 import * as ScorerSpec from "../scorer/ScorerSpec.js"
 import * as Json from "./Json.js"
+import { grouped } from "../domain/Text.js"
 
 /** One submission in a market file. */
 export const MarketSubmission = Schema.Struct({ researcher: Schema.String, recipe: Recipe })
 export type MarketSubmission = typeof MarketSubmission.Type
 
-const TokenDigest = Schema.String.pipe(
-  Schema.filter((s) => /^[0-9a-f]{64}$/.test(s) || "must be a sha256 digest: 64 lower-case hex digits")
-)
+const TokenDigest = Sha256Hex
 
 /** The `access` block of a served market: the operator's and each researcher's bearer-token sha256. */
 export const Access = Schema.Struct({
@@ -310,7 +310,7 @@ export const replayJson = (results: ReadonlyArray<Replay.ReplayResult>, summary:
   ...summaryJson(summary)
 })
 
-const wei = (x: bigint): string => x.toLocaleString("en-US")
+const wei = grouped
 
 const humanResult = (result: Replay.ReplayResult, nameWidth: number): string => {
   const head = `#${String(result.index).padEnd(7)}${result.researcher.padEnd(nameWidth + 2)}held-out ${

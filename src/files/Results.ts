@@ -24,6 +24,7 @@ import * as Receipt from "../integrity/Receipt.js"
 import type { OneShotOutcome } from "../market/OneShot.js"
 import * as CompetitionFile from "./CompetitionFile.js"
 import * as Json from "./Json.js"
+import { grouped } from "../domain/Text.js"
 
 /** A loss curve recorded while a run trained (its artifact ref names the run). */
 export interface RecordedCurve {
@@ -109,7 +110,7 @@ export const liftRows = (outcome: OneShotOutcome): ReadonlyArray<Charts.LiftRow>
         researcher: c.researcher,
         verdict,
         lift: c.lift,
-        note: verdict === "paid" ? `paid ${(wei ?? 0n).toLocaleString("en-US")} wei` : verdict
+        note: verdict === "paid" ? `paid ${grouped(wei ?? 0n)} wei` : verdict
       }
     })
 }

@@ -16,8 +16,7 @@
  * held-out figures of records only); budgets and commit-reveal refuse what the rules do
  * not allow, before anything is trained.
  */
-import { sha256 } from "@noble/hashes/sha2.js"
-import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js"
+import { textSha256 } from "../domain/CheckpointHash.js"
 import {
   Cause,
   Clock,
@@ -66,6 +65,7 @@ import type { Payout } from "./Reward.js"
 import * as Rules from "./Rules.js"
 import * as Seeds from "./Seeds.js"
 import * as Settlement from "./Settlement.js"
+import { oneLine } from "../domain/Text.js"
 
 /** How a live market is opened: its rules, and how it runs here. */
 export interface MarketConfig extends Omit<Rules.MarketRulesInput, "poolWei" | "baseline" | "schedule" | "gate"> {
@@ -305,7 +305,7 @@ const publicEvent = (state: Journal.State, stored: Journal.Stored): Option.Optio
 
 /** The commitment of a recipe (SPEC §15.7): sha256hex(canonical recipe JSON + "\n" + salt + "\n" + researcher). */
 export const commitment = (recipe: Recipe, salt: string, researcherName: string): string =>
-  bytesToHex(sha256(utf8ToBytes(`${canonicalJson(recipe)}\n${salt}\n${researcherName}`)))
+  textSha256(`${canonicalJson(recipe)}\n${salt}\n${researcherName}`)
 
 const failureOf = (error: { readonly _tag: string; readonly message: string }): Journal.Failure => ({
   _tag: error._tag,
@@ -350,7 +350,7 @@ export const rulesOf = (config: MarketConfig): Effect.Effect<Rules.MarketRules, 
     concurrency: rules.concurrency ?? 1
   }).pipe(
     Effect.flatMap(Schema.decodeUnknown(Rules.MarketRules, { onExcessProperty: "error" })),
-    Effect.mapError((error) => new MarketInvalid({ reason: error.message.replace(/\s*\n\s*/g, " ") }))
+    Effect.mapError((error) => new MarketInvalid({ reason: oneLine(error.message) }))
   ))
 }
 
@@ -438,12 +438,6 @@ export const make = (
     const writes = yield* Queue.unbounded<Write>()
 
     /**
-     * The one writer (group commit): takes every write waiting, decides each in turn on
-     * the caught-up state inside one transaction under the store's write lock, commits
-     * once (one fsync for the batch), and only then answers each write. A failed commit
-     * answers every write of the batch with the failure and folds the journal afresh.
-     */
-    /**
      * Before a batch, let the event loop read what arrived meanwhile: a SQLite commit
      * blocks the loop while it syncs, so requests pile up unread in their sockets, and
      * without a turn of the loop each batch would hold one write. Real time (a market
@@ -451,6 +445,12 @@ export const make = (
      */
     const gather = Effect.sleep(Duration.millis(1)).pipe(Effect.withClock(Clock.make()))
 
+    /**
+     * The one writer (group commit): takes every write waiting, decides each in turn on
+     * the caught-up state inside one transaction under the store's write lock, commits
+     * once (one fsync for the batch), and only then answers each write. A failed commit
+     * answers every write of the batch with the failure and folds the journal afresh.
+     */
     const writer = Effect.forever(
       Effect.gen(function*() {
         const first = yield* Queue.take(writes)

@@ -230,15 +230,3 @@ export const recompute = (terms: Terms, rows: Iterable<LeaderboardRow>): Recompu
     discrepancies
   }
 }
-
-/** Add `wei` to a researcher in an immutable payout list (merged by researcher, first-paid order). */
-export const addPayout = (
-  payouts: ReadonlyArray<Reward.Payout>,
-  researcher: string,
-  wei: bigint
-): ReadonlyArray<Reward.Payout> => {
-  if (wei === 0n) return payouts
-  const at = payouts.findIndex((p) => p.researcher === researcher)
-  if (at < 0) return [...payouts, { researcher, wei }]
-  return payouts.map((p, i) => (i === at ? { researcher, wei: addWei(p.wei, wei) } : p))
-}

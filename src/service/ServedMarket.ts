@@ -7,8 +7,7 @@
  */
 import * as NodeOs from "node:os"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { sha256 } from "@noble/hashes/sha2.js"
-import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js"
+import { textSha256 } from "../domain/CheckpointHash.js"
 import { Effect, Schema } from "effect"
 import { BadInput, type RecipeInvalid } from "../domain/Errors.js"
 import * as Json from "../files/Json.js"
@@ -42,7 +41,7 @@ export const toConfig = (file: ServedMarketFile): Continuous.MarketConfig => ({
 })
 
 /** The sha256 of a token, as the `access` block stores it. */
-export const tokenSha256 = (token: string): string => bytesToHex(sha256(utf8ToBytes(token)))
+export const tokenSha256 = (token: string): string => textSha256(token)
 
 /**
  * Who a bearer token belongs to: its sha256 is compared with every digest of `access`

@@ -31,6 +31,7 @@ import { stringify } from "../files/Json.js"
 import { type CommitRevealRequired as MarketCommitRevealRequired, ContinuousMarket } from "../market/ContinuousMarket.js"
 import * as Api from "./ServiceApi.js"
 import { identify } from "./ServedMarket.js"
+import { oneLine } from "../domain/Text.js"
 
 /** Whether the service is stopping; what the guard and the event streams watch. */
 export class Lifecycle extends Context.Tag("trainmarket/service/Lifecycle")<
@@ -215,7 +216,7 @@ const decodeProblem = (error: HttpApiDecodeError): string => {
   const at = path.length === 0 ? "" : `at ${path.join(".")}: `
   if (issue._tag === "Unexpected") return `request body: ${at}unknown field "${path.at(-1) ?? ""}"`
   if (issue._tag === "Missing") return `request body: ${at}is missing`
-  return `request body: ${at}${issue.message.replace(/\s*\n\s*/g, " ")}`
+  return `request body: ${at}${oneLine(issue.message)}`
 }
 
 const tooLarge = () => new Api.PayloadTooLarge({ message: `request bodies are limited to ${Api.MAX_BODY_BYTES} bytes` })
@@ -251,7 +252,7 @@ const asApiError = (cause: Cause.Cause<unknown>): Option.Option<Api.GuardError> 
 const requestProblem = (error: HttpServerError.RequestError): Api.BadInput | Api.PayloadTooLarge => {
   const inner = error.cause instanceof Error ? error.cause.message : String(error.cause)
   if (inner.includes("maxBytes exceeded")) return tooLarge()
-  return new Api.BadInput({ message: `request body: not valid JSON (${inner.replace(/\s*\n\s*/g, " ")})` })
+  return new Api.BadInput({ message: `request body: not valid JSON (${oneLine(inner)})` })
 }
 
 /**

@@ -16,6 +16,7 @@ import type * as Replay from "../../market/Replay.js"
 import type { ReplayOptions } from "../Market.js"
 import * as Output from "../Output.js"
 import * as Progress from "../Progress.js"
+import { grouped } from "../../domain/Text.js"
 
 /**
  * Progress on stderr ("replayed k / n"), redrawn at most every 100 ms of Clock time
@@ -36,7 +37,7 @@ const withProgress = <E, R>(
       if (now - drawnAt >= 100 || done === total) {
         drawnAt = now
         yield* Effect.provideService(
-          Output.status(`replayed ${done.toLocaleString("en-US")} / ${total.toLocaleString("en-US")}`),
+          Output.status(`replayed ${grouped(done)} / ${grouped(total)}`),
           Output.Output,
           output
         )
@@ -87,8 +88,8 @@ const keeper = (dir: string, input: MarketFile.ReplayInput, settler: Replay.Sett
           "frontier.svg",
           Results.frontierSvg(records, {
             submissions: summary.submissions,
-            heading: `market replay: best lift after each of ${summary.submissions.toLocaleString("en-US")} submissions ` +
-              `(${summary.records} records, ${summary.spentWei.toLocaleString("en-US")} wei spent)`
+            heading: `market replay: best lift after each of ${grouped(summary.submissions)} submissions ` +
+              `(${summary.records} records, ${grouped(summary.spentWei)} wei spent)`
           })
         )
         yield* Output.problem(`trainmarket: kept result.json, results.txt and frontier.svg in ${dir}`)

@@ -24,6 +24,7 @@ import { MarketStore } from "../../store/MarketStore.js"
 import * as Output from "../Output.js"
 import type { AuditOptions, ServeOptions, StatusOptions, SubmitOptions, TokenOptions } from "../Service.js"
 import { Reported } from "../Shared.js"
+import { grouped } from "../../domain/Text.js"
 
 /** The listener could not be opened (the port is taken, the host is not this machine's). */
 export class ListenFailed extends Schema.TaggedError<ListenFailed>()("ListenFailed", {
@@ -140,7 +141,7 @@ export const submit = (options: SubmitOptions) =>
       : Output.line(`submitted ${submitted.submissionId}: ${submitted.status}`)
   })
 
-const money = (x: bigint | null): string => (x === null ? "-" : x.toLocaleString("en-US"))
+const money = (x: bigint | null): string => (x === null ? "-" : grouped(x))
 
 const submissionLine = (s: Api.Submission): string =>
   `${s.submissionId}  #${s.index}  ${s.researcher}  ${s.status}` +
