@@ -5,7 +5,7 @@
  * results.txt, the frontier). In-process, except where a real trainer is needed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from "node:fs"
 import { join } from "node:path"
 import { tempDir } from "./fixtures/standins.js"
 import { jsonOf, runInProcess } from "./support/cli.js"
@@ -141,5 +141,19 @@ describe("market replay --out", () => {
     const document = JSON.parse(result.stdout) as { results: ReadonlyArray<{ researcher: string; becameRecord: boolean }> }
     assert.deepStrictEqual(document.results.filter((r) => r.becameRecord).map((r) => r.researcher), ["alice", "bob", "carol"])
     assert.strictEqual(read(out, "results.txt").split("\n")[0], "market replay: 5 submissions, baseline seed 0, record-bounty")
+  })
+
+  it("a results file that cannot be written (a full disk: /dev/full) is a BadInput naming it, not a defect", async () => {
+    const out = join(dir, "full-disk")
+    mkdirSync(out, { recursive: true })
+    symlinkSync("/dev/full", join(out, "result.json"))
+    const result = await runInProcess([
+      "market", "replay", "examples/continuous-market.json", "--key-file", keyFile, "--out", out, "--json"
+    ])
+    assert.strictEqual(result.code, 1, result.stdout + result.stderr)
+    const error = (JSON.parse(result.stdout) as { error: { _tag: string; message: string } }).error
+    assert.strictEqual(error._tag, "BadInput")
+    assert.include(error.message, join(out, "result.json"))
+    assert.include(error.message, "cannot be written")
   })
 })

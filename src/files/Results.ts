@@ -14,7 +14,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import type { PlatformError } from "@effect/platform/Error"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import * as Charts from "../charts/Charts.js"
 import * as Svg from "../charts/Svg.js"
 import * as Artifact from "../domain/Artifact.js"
@@ -41,6 +41,22 @@ export const makeFolder = (dir: string): Effect.Effect<void, BadInput, FileSyste
   Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeDirectory(dir, { recursive: true })).pipe(
     Effect.mapError(writeError(dir))
   )
+
+/**
+ * Open one file of a results folder to write as it grows (closed with the scope): each
+ * call appends text; a file that cannot be opened or written is a `BadInput` naming it.
+ */
+export const openForWrite = (
+  dir: string,
+  name: string
+): Effect.Effect<(text: string) => Effect.Effect<void, BadInput>, BadInput, FileSystem.FileSystem | Path.Path | Scope.Scope> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = (yield* Path.Path).join(dir, name)
+    const file = yield* fs.open(path, { flag: "w" }).pipe(Effect.mapError(writeError(path)))
+    const encoder = new TextEncoder()
+    return (text: string) => file.writeAll(encoder.encode(text)).pipe(Effect.mapError(writeError(path)))
+  })
 
 /** Write one file of a results folder. */
 export const writeText = (

@@ -4,11 +4,8 @@
  * incrementally, so the output never has to be held in memory. A long replay shows its
  * progress on stderr when stderr is a terminal.
  */
-import * as FileSystem from "@effect/platform/FileSystem"
-import * as Path from "@effect/platform/Path"
 import { Chunk, Clock, Effect, Option, Stream } from "effect"
 import type * as Charts from "../../charts/Charts.js"
-import { BadInput } from "../../domain/Errors.js"
 import * as MarketFile from "../../files/MarketFile.js"
 import * as Results from "../../files/Results.js"
 import * as Layers from "../../Layers.js"
@@ -53,20 +50,10 @@ const withProgress = <E, R>(
  */
 const keeper = (dir: string, input: MarketFile.ReplayInput, settler: Replay.Settler) =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
     yield* Results.makeFolder(dir)
-    const encoder = new TextEncoder()
-    const open = (name: string) =>
-      Effect.map(
-        fs.open(path.join(dir, name), { flag: "w" }).pipe(
-          Effect.mapError((error) => new BadInput({ source: path.join(dir, name), reason: `cannot be written (${error.message})` }))
-        ),
-        (file) => (text: string) => Effect.orDie(file.writeAll(encoder.encode(text)))
-      )
     const files = [
-      { write: yield* open("result.json"), print: MarketFile.printer(input, settler, true) },
-      { write: yield* open("results.txt"), print: MarketFile.printer(input, settler, false) }
+      { write: yield* Results.openForWrite(dir, "result.json"), print: MarketFile.printer(input, settler, true) },
+      { write: yield* Results.openForWrite(dir, "results.txt"), print: MarketFile.printer(input, settler, false) }
     ]
     yield* Effect.forEach(files, ({ print, write }) => write(print.head), { discard: true })
     const records: Array<Charts.FrontierRecord> = []
