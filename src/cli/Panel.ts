@@ -5,22 +5,48 @@
  * panel (`--majority 5 --base-shards 13`).
  */
 import { Command, Options } from "@effect/cli"
+import { Either } from "effect"
 import { describe } from "./Help.js"
-import { json, keyFile, lazily, reported, showHelp } from "./Shared.js"
+import { json, keyFile, lazily, parsedOption, reported, showHelp } from "./Shared.js"
+
+/** A claim: a decimal number, or NaN / Infinity / -Infinity. */
+export const readClaim = (text: string): Either.Either<number, string> => {
+  const trimmed = text.trim()
+  const value = Number(trimmed)
+  return trimmed === "" || (Number.isNaN(value) && trimmed.toLowerCase() !== "nan")
+    ? Either.left(`'${text}' is not a number`)
+    : Either.right(value)
+}
+
+/** `12,16,64`: shard counts, integers. */
+export const readShards = (text: string): Either.Either<ReadonlyArray<number>, string> => {
+  const parts = text.split(",").map((part) => part.trim())
+  const counts = parts.map(Number)
+  return parts.some((part) => part === "") || counts.some((count) => !Number.isInteger(count))
+    ? Either.left(`'${text}' is not a comma-separated list of integers`)
+    : Either.right(counts)
+}
 
 const artifact = Options.text("artifact").pipe(
   Options.withPseudoName("<json|file>"),
   Options.withDescription("the artifact as `train --json` prints it, inline or a path to a JSON file")
 )
-const claim = Options.text("claim").pipe(
-  Options.withPseudoName("<value>"),
-  Options.withDescription("the claimed held-out value (a number; NaN and infinities are accepted by no referee)")
+const claim = parsedOption(
+  Options.text("claim").pipe(
+    Options.withPseudoName("<value>"),
+    Options.withDescription("the claimed held-out value (a number; NaN and infinities are accepted by no referee)")
+  ),
+  "--claim",
+  readClaim
 )
-const shards = Options.text("shards").pipe(
-  Options.withPseudoName("<n,n,…>"),
-  Options.withDescription("comma-separated shard counts, one referee each (e.g. 12,16,64); with --quorum"),
-  Options.optional
-)
+const shards = parsedOption(
+  Options.text("shards").pipe(
+    Options.withPseudoName("<n,n,…>"),
+    Options.withDescription("comma-separated shard counts, one referee each (e.g. 12,16,64); with --quorum")
+  ),
+  "--shards",
+  readShards
+).pipe(Options.optional)
 const quorum = Options.integer("quorum").pipe(
   Options.withPseudoName("<m>"),
   Options.withDescription("how many referees must accept (1..n); with --shards"),

@@ -9,25 +9,6 @@ import * as Panel from "../../scorer/Panel.js"
 import * as Output from "../Output.js"
 import type { JudgeOptions } from "../Panel.js"
 
-/** Parse a claim: a decimal number, or NaN / Infinity / -Infinity. */
-export const parseClaim = (text: string): Effect.Effect<number, BadInput> => {
-  const trimmed = text.trim()
-  const value = Number(trimmed)
-  if (trimmed === "" || (Number.isNaN(value) && trimmed.toLowerCase() !== "nan")) {
-    return Effect.fail(new BadInput({ source: "--claim", reason: `"${text}" is not a number` }))
-  }
-  return Effect.succeed(value)
-}
-
-/** Parse `--shards 12,16,64` into integers. */
-export const parseShards = (text: string): Effect.Effect<ReadonlyArray<number>, BadInput> => {
-  const parts = text.split(",").map((part) => part.trim())
-  const counts = parts.map(Number)
-  return parts.some((part) => part === "") || counts.some((count) => !Number.isInteger(count))
-    ? Effect.fail(new BadInput({ source: "--shards", reason: `"${text}" is not a comma-separated list of integers` }))
-    : Effect.succeed(counts)
-}
-
 const usage = new BadInput({
   source: "panel judge",
   reason: "give either --shards <list> with --quorum <m>, or --majority <n> with --base-shards <b>"
@@ -45,9 +26,9 @@ const human = (judgement: Panel.Judgement): ReadonlyArray<string> => [
 /** Judge the claim and print the verdicts. */
 export const judge = (options: JudgeOptions) =>
   Effect.gen(function*() {
-    const claimed = yield* parseClaim(options.claim)
+    const claimed = options.claim
     const panel = Option.isSome(options.shards) && Option.isSome(options.quorum) && Option.isNone(options.majority)
-      ? yield* Panel.ofShards(yield* parseShards(options.shards.value), options.quorum.value, options.consensus)
+      ? yield* Panel.ofShards(options.shards.value, options.quorum.value, options.consensus)
       : Option.isSome(options.majority) && Option.isSome(options.baseShards) && Option.isNone(options.shards)
       ? yield* Panel.majority(options.majority.value, options.baseShards.value, options.consensus)
       : yield* usage
