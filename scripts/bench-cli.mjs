@@ -23,7 +23,10 @@ const wallMs = (args) => {
   const start = process.hrtime.bigint()
   const run = spawnSync(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" })
   const ms = Number(process.hrtime.bigint() - start) / 1e6
-  if (run.status !== 0) throw new Error(`node ${args.join(" ")} exited ${run.status}: ${run.stderr.trim().split("\n").at(-1) ?? ""}`)
+  if (run.status !== 0) {
+    const why = run.error?.message ?? (run.signal === null ? `exited ${run.status}` : `was killed by ${run.signal}`)
+    throw new Error(`node ${args.join(" ")} ${why}: ${(run.stderr ?? "").trim().split("\n").at(-1) ?? ""}`)
+  }
   return ms
 }
 

@@ -31,7 +31,13 @@ const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefi
 const wanted = (section) => only === undefined || only === section
 const flag = (name, fallback) => {
   const at = args.indexOf(name)
-  return at >= 0 && args[at + 1] !== undefined ? Number(args[at + 1]) : fallback
+  if (at < 0 || args[at + 1] === undefined) return fallback
+  const value = Number(args[at + 1])
+  if (!Number.isInteger(value) || value < 1) {
+    process.stderr.write(`bench: ${name} must be a positive integer, not '${args[at + 1]}'\n`)
+    process.exit(2)
+  }
+  return value
 }
 const N = flag("--n", 1_000_000)
 const SMALL_N = Math.min(300_000, N)
@@ -153,8 +159,13 @@ const log = (line) => {
 const report = {}
 if (wanted("startup")) {
   const { benchCliStartup, printCliStartup } = await import("./bench-cli.mjs")
-  report.startup = benchCliStartup(flag("--runs", 15))
-  if (!asJson) printCliStartup(report.startup)
+  try {
+    report.startup = benchCliStartup(flag("--runs", 15))
+    if (!asJson) printCliStartup(report.startup)
+  } catch (error) {
+    report.startup = { error: error instanceof Error ? error.message : String(error) }
+    log(`start-up benchmark failed: ${report.startup.error}`)
+  }
 }
 
 if (wanted("replay")) {
