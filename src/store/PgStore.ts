@@ -123,10 +123,20 @@ const takeSettlerRole = (holder: PgClient.PgClient) =>
 const make = (name: string, held: PgClient.PgClient) =>
   Effect.gen(function*() {
     const sql = yield* PgClient.PgClient
+    const journal = SqlStore.journal(name, sql, sql`SELECT pg_advisory_xact_lock(${locks.write})`)
     return MarketStore.of({
       name,
       shared: true,
-      ...SqlStore.journal(name, sql, sql`SELECT pg_advisory_xact_lock(${locks.write})`),
+      ...journal,
+      // in the same transaction as its events, each accepted submission gets the job row workers claim
+      append: (events) =>
+        Effect.tap(journal.append(events), () => {
+          const jobs = events.flatMap((event) =>
+            event._tag === "accepted" ? [{ submission_id: event.submissionId, idx: event.index }] : []
+          )
+          return Effect.forEach(SqlStore.chunks(jobs), (rows) => sql`INSERT INTO market_jobs ${sql.insert(rows)}`, { discard: true })
+            .pipe(Effect.mapError(SqlStore.failed(name, "the journal cannot be written")))
+        }),
       // the database's open jobs are the queue (with jobs another process has accepted but this one has not read yet)
       claim: (_queued) => claimJob(name, held),
       settlerRole: Effect.mapError(takeSettlerRole(held), SqlStore.failed(name, "the settler role cannot be taken"))

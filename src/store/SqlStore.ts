@@ -2,8 +2,8 @@
  * The market's journal in SQL (SPEC §16), through `@effect/sql`'s `SqlClient` only —
  * the driver is a layer chosen at the edge (`SqliteStore`, `PgStore`). One append-only
  * table holds the events (`seq`, `at_ms`, `kind`, the event as JSON); `market_jobs` holds
- * one row per accepted submission for stores several processes share (claimed with row
- * locks). The schema is created by `@effect/sql`'s migrator, numbered and forward only.
+ * one row per accepted submission where several processes share the store (PgStore
+ * writes and claims them with row locks; a SQLite store leaves the table empty). The schema is created by `@effect/sql`'s migrator, numbered and forward only.
  *
  * Appends happen only under the store's write lock (`locked`), so sequence numbers are
  * given out in order with no gap: `seq` is the previous maximum plus one, inside the
@@ -48,8 +48,10 @@ export const migrations = Migrator.fromRecord({
 /** The name of the migrations table. */
 export const MIGRATIONS_TABLE = "market_migrations"
 
-const encodeEvent = Schema.encodeSync(Journal.MarketEvent)
-const decodeEvent = Schema.decodeUnknownEither(Journal.MarketEvent)
+/** An event as its row's payload: the event's JSON text. */
+const EventJson = Schema.parseJson(Journal.MarketEvent)
+const encodeEvent = Schema.encodeSync(EventJson)
+const decodeEvent = Schema.decodeEither(EventJson)
 
 interface Row {
   readonly seq: number | string | bigint
@@ -113,13 +115,7 @@ export const read = (store: string, afterSeq: number) =>
       Effect.flatMap((rows) =>
         Effect.forEach(rows, (row) => {
           const seq = Number(row.seq)
-          let parsed: unknown
-          try {
-            parsed = JSON.parse(row.payload)
-          } catch {
-            return Effect.fail(new StoreFailed({ store, reason: `journal event ${seq} is corrupt: not JSON` }))
-          }
-          const decoded = decodeEvent(parsed)
+          const decoded = decodeEvent(row.payload)
           return decoded._tag === "Right"
             ? Effect.succeed<Journal.Stored>({ seq, event: decoded.right })
             : Effect.fail(new StoreFailed({ store, reason: `journal event ${seq} is corrupt: ${decoded.left.message}` }))
@@ -130,15 +126,11 @@ export const read = (store: string, afterSeq: number) =>
 /** Rows per INSERT statement: well under every driver's limit on bound parameters. */
 const ROWS_PER_INSERT = 500
 
-const chunks = <A>(rows: ReadonlyArray<A>): ReadonlyArray<ReadonlyArray<A>> =>
+export const chunks = <A>(rows: ReadonlyArray<A>): ReadonlyArray<ReadonlyArray<A>> =>
   Array.from({ length: Math.ceil(rows.length / ROWS_PER_INSERT) }, (_, i) =>
     rows.slice(i * ROWS_PER_INSERT, (i + 1) * ROWS_PER_INSERT))
 
-/**
- * Append events after the journal's last one (call inside the write lock), a few
- * statements for the whole batch. Accepted submissions also get a job row, for stores
- * whose processes claim jobs with row locks.
- */
+/** Append events after the journal's last one (call inside the write lock), a few statements for the whole batch. */
 export const append = (store: string, events: ReadonlyArray<Journal.MarketEvent>) =>
   Effect.flatMap(SqlClient, (sql) =>
     Effect.gen(function*() {
@@ -152,14 +144,10 @@ export const append = (store: string, events: ReadonlyArray<Journal.MarketEvent>
             seq,
             at_ms: Math.round(event.at),
             kind: event._tag,
-            payload: JSON.stringify(encodeEvent(event))
+            payload: encodeEvent(event)
           })))
         }`
       }
-      const jobs = events.flatMap((event) =>
-        event._tag === "accepted" ? [{ submission_id: event.submissionId, idx: event.index }] : []
-      )
-      for (const rows of chunks(jobs)) yield* sql`INSERT INTO market_jobs ${sql.insert(rows)}`
       return stored
     }).pipe(Effect.mapError(failed(store, "the journal cannot be written")))
   )
