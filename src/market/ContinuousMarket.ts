@@ -277,25 +277,35 @@ export class ContinuousMarket extends Context.Tag("trainmarket/ContinuousMarket"
   }
 >() {}
 
-/** The public event an applied journal event makes, read off the state right after it was applied. */
+/**
+ * The public event an applied journal event makes, read off the state right after it was
+ * applied: the figures are the fold's recomputed ones, not what the event says.
+ */
 const publicEvent = (state: Journal.State, stored: Journal.Stored): Option.Option<PublicEvent> => {
   const event = stored.event
-  if (event._tag === "settled" && event.becameRecord && event.liftMicros !== null) {
+  if (event._tag === "settled") {
+    const submission = state.submissions[event.index]
+    const decision = submission?.settled?.decision
+    if (submission === undefined || decision === undefined || !decision.becameRecord || decision.liftMicros === undefined) {
+      return Option.none()
+    }
     return Option.some({
       type: "record",
-      researcher: state.submissions[event.index]?.researcher ?? "",
-      micros: event.liftMicros,
-      wei: event.paidWei,
+      researcher: submission.researcher,
+      micros: decision.liftMicros,
+      wei: decision.paidWei,
       at: event.at,
       spentWei: state.standing.spentWei
     })
   }
   if (event._tag === "epoch") {
+    const last = state.ledger.at(-1)
+    const credit = last?.kind === "epoch-credit" && last.epoch === event.epoch ? last : undefined
     return Option.some({
       type: "epoch",
       epoch: event.epoch,
-      researcher: event.researcher,
-      wei: event.wei,
+      researcher: credit?.researcher ?? null,
+      wei: credit?.wei ?? 0n,
       at: event.at,
       spentWei: state.standing.spentWei
     })

@@ -9,9 +9,10 @@
  */
 import { Schema } from "effect"
 import { Measurement } from "../domain/Measurement.js"
-import { addWei, Micros, Wei } from "../domain/Money.js"
+import { Micros, Wei } from "../domain/Money.js"
 import { canonicalJson, Recipe } from "../domain/Recipe.js"
 import * as Leaderboard from "./Leaderboard.js"
+import * as Reward from "./Reward.js"
 import type { Payout } from "./Reward.js"
 import { DEFAULT_EPOCH_SECONDS, MarketRules } from "./Rules.js"
 import * as Settlement from "./Settlement.js"
@@ -204,9 +205,7 @@ const advance = (state: State): void => {
   }
 }
 
-const pay = (state: State, researcher: string, wei: bigint): void => {
-  if (wei > 0n) state.payouts.set(researcher, addWei(state.payouts.get(researcher) ?? 0n, wei))
-}
+const pay = (state: State, researcher: string, wei: bigint): void => Reward.accumulate(state.payouts, researcher, wei)
 
 /** Is this a TimeAtTop market (epochs credit the top holder)? */
 const creditsEpochs = (rules: MarketRules | undefined): rules is MarketRules => rules?.schedule.kind === "time-at-top"
@@ -418,8 +417,7 @@ export const fold = (events: Iterable<Stored>): State => {
 }
 
 /** The payouts so far, in first-paid order. */
-export const payouts = (state: State): ReadonlyArray<Payout> =>
-  Array.from(state.payouts, ([researcher, wei]) => ({ researcher, wei }))
+export const payouts = (state: State): ReadonlyArray<Payout> => Reward.payoutsOf(state.payouts)
 
 /** What an auditor gets from a journal (SPEC §16 `GET /v1/audit`, `market audit`). */
 export interface Audit {
