@@ -49,6 +49,22 @@ describe("one-shot market against swapped layers", () => {
       assert.strictEqual(yield* Ref.get(calls), referenceCompetition.researchers.length + 1)
     }).pipe(Effect.provide(TestKey)))
 
+  it.effect("a failing baseline fails the competition at once: no researcher trains after it (concurrency 1)", () =>
+    Effect.gen(function*() {
+      const calls = yield* Ref.make(0)
+      const baselineIslands = referenceCompetition.baseline.recipe.islands
+      assert.isFalse(referenceCompetition.researchers.some((r) => r.recipe.islands === baselineIslands))
+      const error = yield* Effect.flip(
+        runOneShot(referenceCompetition).pipe(
+          Effect.provide(Layer.merge(recordingCluster(calls, baselineIslands), SimHeldOut.layer))
+        )
+      )
+      assert.strictEqual(error._tag, "ClusterFailed")
+      assert.include(error.message, "out of memory")
+      // only the baseline was trained
+      assert.strictEqual(yield* Ref.get(calls), 1)
+    }).pipe(Effect.provide(TestKey)))
+
   it.effect("no researchers, or two with one name, are CompetitionInvalid before any training", () =>
     Effect.gen(function*() {
       const calls = yield* Ref.make(0)

@@ -187,32 +187,30 @@ export const runOneShot = (
     yield* validateSpec(spec)
     const cluster = yield* TrainingCluster
     const scorer = yield* Scorer
-    const concurrency = spec.concurrency ?? 1
-    const [baselineRun, ...runs] = yield* Effect.all(
-      [
-        Effect.either(
-          trainAndScore(cluster, scorer, "baseline", spec.baseline.recipe, spec.baseline.seed, { name: "baseline" })
-        ),
-        ...spec.researchers.map((entry, i) =>
-          Effect.either(
-            trainAndScore(cluster, scorer, entry.name, entry.recipe, entry.seed, {
-              name: entry.name,
-              index: i + 1,
-              count: spec.researchers.length
-            })
+    // at most `concurrency` runs at once, the baseline among them; a failing baseline
+    // interrupts the researchers' runs (nothing could be judged without it)
+    const slots = yield* Effect.makeSemaphore(spec.concurrency ?? 1)
+    const { baseline, runs } = yield* Effect.all({
+      baseline: slots.withPermits(1)(
+        trainAndScore(cluster, scorer, "baseline", spec.baseline.recipe, spec.baseline.seed, { name: "baseline" })
+      ),
+      runs: Effect.forEach(spec.researchers, (entry, i) =>
+        slots.withPermits(1)(
+          Effect.map(
+            Effect.either(
+              trainAndScore(cluster, scorer, entry.name, entry.recipe, entry.seed, {
+                name: entry.name,
+                index: i + 1,
+                count: spec.researchers.length
+              })
+            ),
+            (run) => ({ entry, run })
           )
-        )
-      ],
-      { concurrency }
-    )
-    if (baselineRun === undefined) return yield* Effect.die("the baseline's run is missing")
-    if (Either.isLeft(baselineRun)) return yield* Effect.fail(baselineRun.left)
-    const baseline = baselineRun.right
-    const candidates = spec.researchers.map((entry, i): Candidate => {
-      const run = runs[i]
-      if (run === undefined || Either.isLeft(run)) {
-        const error = run === undefined ? { _tag: "Missing", message: "no run" } : failureOf(run.left)
-        return { _tag: "Failed", researcher: entry.name, seed: entry.seed, failure: error }
+        ), { concurrency: "unbounded" })
+    }, { concurrency: "unbounded" })
+    const candidates = runs.map(({ entry, run }): Candidate => {
+      if (Either.isLeft(run)) {
+        return { _tag: "Failed", researcher: entry.name, seed: entry.seed, failure: failureOf(run.left) }
       }
       const { artifact, heldOut } = run.right
       const lift = unpairedLift(heldOut, baseline.heldOut)
