@@ -6,6 +6,7 @@
 import { Effect, ParseResult, Schema } from "effect"
 import { RecipeInvalid } from "./Errors.js"
 import { U32_MAX } from "./Money.js"
+import * as Canonical from "../integrity/Canonical.js"
 
 /** The recipe's knobs, in the order SPEC §2 lists them. */
 export const FIELDS = ["islands", "innerSteps", "innerLr", "outerLr", "keepFraction"] as const
@@ -87,8 +88,5 @@ export const isRecipe = (x: unknown): x is Recipe => {
 
 const ruleOf: ReadonlyMap<string, (x: unknown) => boolean> = new Map(FIELDS.map((field) => [field, rules[field].holds]))
 
-/** The canonical JSON of a recipe: keys sorted, no whitespace (commitments and duplicate checks). */
-export const canonicalJson = (recipe: Recipe): string =>
-  `{"innerLr":${JSON.stringify(recipe.innerLr)},"innerSteps":${JSON.stringify(recipe.innerSteps)},` +
-  `"islands":${JSON.stringify(recipe.islands)},"keepFraction":${JSON.stringify(recipe.keepFraction)},` +
-  `"outerLr":${JSON.stringify(recipe.outerLr)}}`
+/** The canonical JSON of a recipe (SPEC §15.1's form: keys sorted, no whitespace): commitments and duplicate checks. */
+export const canonicalJson = (recipe: Recipe): string => Canonical.stringify(recipe)
