@@ -5,6 +5,7 @@
  * stdout. Driven in-process with a test Output that pretends stderr is a terminal.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Duration, Effect, TestClock } from "effect"
 import type { ProgressEvent } from "../src/cluster/TrainingCluster.js"
@@ -106,6 +107,22 @@ describe("progress lines", () => {
       assert.strictEqual(second, "researcher 12/40 a-researcher-with-a-very-long-name step 999/1000 ETA -")
     }))
 
+  it.effect("a footer (a replay's \"replayed k / n\") is drawn under the jobs' lines, in the same drawing", () =>
+    Effect.gen(function*() {
+      const test = yield* Output.makeTest({ terminal: true, columns: 200 })
+      const progress = yield* Effect.provide(Progress.make, test.layer)
+      yield* progress.sink.publish(event({ job: scaleIslands, ref: "training:aaaaaaaaaaaaaaaa", total: 256, step: 1, loss: 1 }))
+      yield* progress.footer("replayed 1 / 2", true)
+      yield* TestClock.adjust(Duration.millis(10))
+      // within the throttle: kept, drawn with the next drawing
+      yield* progress.footer("replayed 2 / 3", false)
+      yield* progress.footer("replayed 3 / 3", true)
+      const drawn = frames((yield* test.captured).stderr)
+      assert.deepStrictEqual(drawn.map((frame) => frame.split("\n").at(-1)), ["researcher 1/4 scale-islands  cpu-diloco  step 1/256  0%  ETA -  EMA loss 1.000", "replayed 1 / 2", "replayed 3 / 3"])
+      // the last drawing has both: the job's line, then the footer
+      assert.match(drawn.at(-1)!, /^researcher 1\/4 scale-islands {2}cpu-diloco {2}step 1\/256 .*\nreplayed 3 \/ 3$/)
+    }))
+
   it.effect("nothing is drawn when stderr is not a terminal", () =>
     Effect.gen(function*() {
       const { captured, curves } = yield* run(false, (publish) =>
@@ -131,5 +148,15 @@ describe("progress of a real competition", () => {
     assert.isTrue(lines.some((l) => /^baseline {2}cpu-diloco {2}step \d+\/24 /.test(l)))
     assert.isTrue(lines.some((l) => /^(researcher \d\/2 \S+|baseline) {2}scoring$/.test(l)))
     assert.strictEqual(frames(result.stderr).at(-1), "", "the lines are cleared before the result")
+  })
+
+  it("market replay on a terminal ends its drawing with replayed n / n, then clears it", async () => {
+    const file = "examples/continuous-market.json"
+    const n = (JSON.parse(readFileSync(file, "utf8")) as { submissions: ReadonlyArray<unknown> }).submissions.length
+    const result = await runInProcess(["market", "replay", file, "--key-file", keyFile], { terminal: true })
+    assert.strictEqual(result.code, 0, result.stderr)
+    const drawn = frames(result.stderr)
+    assert.include(drawn, `replayed ${n} / ${n}`)
+    assert.strictEqual(drawn.at(-1), "", "cleared before the result")
   })
 })

@@ -63,6 +63,8 @@ interface Job {
 interface State {
   readonly jobs: ReadonlyMap<string, Job>
   readonly curves: ReadonlyMap<string, { curve: Curve; stride: number }>
+  /** A line under the jobs' lines (`replayed k / n`), if any. */
+  readonly footer: string | undefined
   readonly drawnAt: number
 }
 
@@ -173,9 +175,12 @@ const update = (
 /** How often the lines are redrawn at most (a phase change or a new job draws at once). */
 const REDRAW_MILLIS = 100
 
-/** The status lines of every job, each within the terminal's width (a wrapped line could not be redrawn). */
-const lines = (state: State, now: number, columns: number): string =>
-  [...state.jobs.values()].map((job) => render(job, now, Math.max(20, columns - 1))).join("\n")
+/** The status lines of every job and the footer, each within the terminal's width (a wrapped line could not be redrawn). */
+const lines = (state: State, now: number, columns: number): string => {
+  const width = Math.max(20, columns - 1)
+  const jobs = [...state.jobs.values()].map((job) => render(job, now, width))
+  return (state.footer === undefined ? jobs : [...jobs, state.footer.slice(0, width)]).join("\n")
+}
 
 /**
  * A progress sink drawing the status lines on stderr (when it is a terminal), and the
@@ -184,19 +189,32 @@ const lines = (state: State, now: number, columns: number): string =>
  */
 export const makeWith = (options: { readonly record: boolean }) => Effect.gen(function*() {
   const output = yield* Output.Output
-  const state = yield* Ref.make<State>({ jobs: new Map(), curves: new Map(), drawnAt: Number.NEGATIVE_INFINITY })
-  const publish = (event: ProgressEvent): Effect.Effect<void> =>
+  const state = yield* Ref.make<State>({
+    jobs: new Map(),
+    curves: new Map(),
+    footer: undefined,
+    drawnAt: Number.NEGATIVE_INFINITY
+  })
+  /** Fold a change into the state and redraw when it is urgent or the last drawing is old enough. */
+  const change = (fold: (current: State, now: number) => { readonly state: State; readonly urgent: boolean }) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.flatMap(
         Ref.modify(state, (current) => {
-          const { state: next, urgent } = update(current, event, now, options.record)
+          const { state: next, urgent } = fold(current, now)
           const draw = output.stderrIsTerminal && (urgent || now - current.drawnAt >= REDRAW_MILLIS)
           return [draw ? lines(next, now, output.columns()) : undefined, draw ? { ...next, drawnAt: now } : next] as const
         }),
         (text) => (text === undefined ? Effect.void : output.status(text))
       ))
+  const publish = (event: ProgressEvent): Effect.Effect<void> =>
+    output.stderrIsTerminal || options.record
+      ? change((current, now) => update(current, event, now, options.record))
+      : Effect.void
   return {
     sink: TrainingProgress.of({ publish }),
+    /** Set the line under the jobs' lines; `final` draws it at once (the last one of a run). */
+    footer: (text: string, final = false): Effect.Effect<void> =>
+      output.stderrIsTerminal ? change((current) => ({ state: { ...current, footer: text }, urgent: final })) : Effect.void,
     curves: Effect.map(Ref.get(state), (s) => [...s.curves.values()].map((recorded) => recorded.curve))
   }
 })

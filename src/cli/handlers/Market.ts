@@ -4,7 +4,8 @@
  * incrementally, so the output never has to be held in memory. A long replay shows its
  * progress on stderr when stderr is a terminal.
  */
-import { Chunk, Clock, Effect, Option, Stream } from "effect"
+import { Chunk, Effect, Layer, Option, Stream } from "effect"
+import { TrainingProgress } from "../../cluster/TrainingCluster.js"
 import type * as Charts from "../../charts/Charts.js"
 import * as MarketFile from "../../files/MarketFile.js"
 import * as Results from "../../files/Results.js"
@@ -16,31 +17,19 @@ import * as Progress from "../Progress.js"
 import { grouped } from "../../domain/Text.js"
 
 /**
- * Progress on stderr ("replayed k / n"), redrawn at most every 100 ms of Clock time
- * and at the end, only when stderr is a terminal.
+ * "replayed k / n" under the progress lines of the jobs training (on stderr, only when
+ * it is a terminal): one drawing, throttled with them, and drawn at once at the end.
  */
 const withProgress = <E, R>(
   results: Stream.Stream<Replay.ReplayResult, E, R>,
   total: number,
-  output: Output.Output["Type"]
+  footer: (text: string, final: boolean) => Effect.Effect<void>
 ): Stream.Stream<Replay.ReplayResult, E, R> => {
-  if (!output.stderrIsTerminal) return results
   let done = 0
-  let drawnAt = Number.NEGATIVE_INFINITY
-  return Stream.mapChunksEffect(results, (chunk) =>
-    Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      done += Chunk.size(chunk)
-      if (now - drawnAt >= 100 || done === total) {
-        drawnAt = now
-        yield* Effect.provideService(
-          Output.status(`replayed ${grouped(done)} / ${grouped(total)}`),
-          Output.Output,
-          output
-        )
-      }
-      return chunk
-    }))
+  return Stream.mapChunksEffect(results, (chunk) => {
+    done += Chunk.size(chunk)
+    return Effect.as(footer(`replayed ${grouped(done)} / ${grouped(total)}`, done === total), chunk)
+  })
 }
 
 /**
@@ -85,11 +74,11 @@ const keeper = (dir: string, input: MarketFile.ReplayInput, settler: Replay.Sett
   })
 
 const run = (input: MarketFile.ReplayInput, asJson: boolean, out: Option.Option<string>) =>
-  Effect.flatMap(Output.Output, (output) =>
+  Effect.flatMap(Effect.zip(Output.Output, Progress.makeWith({ record: false })), ([output, progress]) =>
     MarketFile.replay(input, ({ canFail, results, settler }) =>
       Effect.scoped(Effect.gen(function*() {
         const keep = Option.isSome(out) ? yield* keeper(out.value, input, settler) : undefined
-        const progressed = withProgress(results, input.submissions.total, output)
+        const progressed = withProgress(results, input.submissions.total, progress.footer)
         const shown = keep === undefined
           ? progressed
           : Stream.mapChunksEffect(progressed, (chunk) => Effect.as(keep.add(chunk), chunk))
@@ -101,7 +90,7 @@ const run = (input: MarketFile.ReplayInput, asJson: boolean, out: Option.Option<
           : MarketFile.replayText(input, settler, shown, asJson)
         yield* Stream.runForEach(text, output.stdout).pipe(Effect.ensuring(Output.clearStatus))
         if (keep !== undefined) yield* keep.finish
-      })), { progress: Progress.layer }))
+      })), { progress: Layer.succeed(TrainingProgress, progress.sink) }))
 
 /** Replay the market file (its submissions inline, or streamed from `--submissions`). */
 export const replay = (options: ReplayOptions) =>
