@@ -268,6 +268,19 @@ describe("trainmarket market replay", () => {
       }
     })
 
+    it("prints the same readable lines as the submissions inline, long researcher names aligned alike", async () => {
+      const named = submissionsOf("improving").map((entry, i) => ({ ...entry, researcher: `researcher-number-${i}` }))
+      const inline = await runInProcess(["market", "replay", write("inline-long.json", marketFile(named))])
+      const streamed = await runInProcess([
+        "market", "replay", write("head-long.json", head), "--submissions", write("long.jsonl", lines(named))
+      ])
+      assert.strictEqual(inline.code, 0, inline.stderr)
+      assert.strictEqual(streamed.code, 0, streamed.stderr)
+      const results = (text: string) => text.split("\n").filter((line) => line.startsWith("#"))
+      assert.isAbove(results(inline.stdout).length, 0)
+      assert.deepStrictEqual(results(streamed.stdout), results(inline.stdout))
+    })
+
     it("a bad line fails before anything is printed, naming its line; submissions in both places are refused", async () => {
       const good = submissionsOf("improving")
       const broken = write("broken.jsonl", `${lines(good.slice(0, 2))}{"researcher": "x", "recipe":\n`)

@@ -7,7 +7,7 @@
 import { Command, Options } from "@effect/cli"
 import { Either } from "effect"
 import { describe } from "./Help.js"
-import { json, keyFile, lazily, parsedOption, reported, showHelp } from "./Shared.js"
+import { artifact, json, keyFile, lazily, parsedOption, reported, showHelp } from "./Shared.js"
 
 /** A claim: a decimal number, or NaN / Infinity / -Infinity. */
 export const readClaim = (text: string): Either.Either<number, string> => {
@@ -27,10 +27,6 @@ export const readShards = (text: string): Either.Either<ReadonlyArray<number>, s
     : Either.right(counts)
 }
 
-const artifact = Options.text("artifact").pipe(
-  Options.withPseudoName("<json|file>"),
-  Options.withDescription("the artifact as `train --json` prints it, inline or a path to a JSON file")
-)
 const claim = parsedOption(
   Options.text("claim").pipe(
     Options.withPseudoName("<value>"),

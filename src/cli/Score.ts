@@ -4,13 +4,9 @@
  */
 import { Command, Options } from "@effect/cli"
 import { describe } from "./Help.js"
-import { json, keyFile, lazily, reported } from "./Shared.js"
+import { artifact as artifactOption, json, keyFile, lazily, reported } from "./Shared.js"
 
-const artifact = Options.text("artifact").pipe(
-  Options.withPseudoName("<json|file>"),
-  Options.withDescription("the artifact as `train --json` prints it, inline or a path to a JSON file"),
-  Options.optional
-)
+const artifact = artifactOption.pipe(Options.optional)
 const input = Options.text("input").pipe(
   Options.withPseudoName("<file.jsonl|->"),
   Options.withDescription("score every artifact line of a JSON Lines file (- for stdin), one measurement out per line"),

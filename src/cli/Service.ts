@@ -7,7 +7,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import * as StoreSpec from "../store/StoreSpec.js"
 import { describe } from "./Help.js"
-import { json, keyFile, lazily, reported } from "./Shared.js"
+import { json, keyFile, lazily, recipe, reported } from "./Shared.js"
 
 
 const store = Options.text("store").pipe(
@@ -68,10 +68,7 @@ const url = Options.text("url").pipe(
 const submitConfig = {
   url,
   token: Options.text("token").pipe(Options.withPseudoName("<token>"), Options.withDescription("your bearer token")),
-  recipe: Options.text("recipe").pipe(
-    Options.withPseudoName("<json|file>"),
-    Options.withDescription("the recipe as JSON (islands, innerSteps, innerLr, outerLr, keepFraction) or a JSON file")
-  ),
+  recipe,
   json
 }
 

@@ -19,6 +19,20 @@ export const json = Options.boolean("json").pipe(
   Options.withDescription("print one JSON document on stdout (errors too: {\"error\":{\"_tag\",\"message\"}})")
 )
 
+/** `--artifact`: an artifact as `train --json` prints it (`score`, `panel judge`). */
+export const artifact = Options.text("artifact").pipe(
+  Options.withPseudoName("<json|file>"),
+  Options.withDescription("the artifact as `train --json` prints it, inline or a path to a JSON file")
+)
+
+/** `--recipe`: a recipe, inline or a file (`train`, `market submit`). */
+export const recipe = Options.text("recipe").pipe(
+  Options.withPseudoName("<json|file>"),
+  Options.withDescription(
+    "the recipe as JSON (islands, innerSteps, innerLr, outerLr, keepFraction) or a path to a JSON file"
+  )
+)
+
 /**
  * `--key-file`: the operator's key (SPEC §15.1). Absent: `TRAINMARKET_KEY_FILE`, else
  * `$XDG_DATA_HOME/trainmarket/secret` (created with mode 0600 on first use).

@@ -4,15 +4,9 @@
  */
 import { Command, Options } from "@effect/cli"
 import { describe } from "./Help.js"
-import { json, keyFile, lazily, reported, seedOption } from "./Shared.js"
+import { json, keyFile, lazily, recipe as recipeOption, reported, seedOption } from "./Shared.js"
 
-const recipe = Options.text("recipe").pipe(
-  Options.withPseudoName("<json|file>"),
-  Options.withDescription(
-    "the recipe as JSON (islands, innerSteps, innerLr, outerLr, keepFraction) or a path to a JSON file"
-  ),
-  Options.optional
-)
+const recipe = recipeOption.pipe(Options.optional)
 const seed = seedOption("seed", "the training seed, an unsigned 64-bit integer").pipe(Options.optional)
 const input = Options.text("input").pipe(
   Options.withPseudoName("<file.jsonl|->"),

@@ -105,8 +105,7 @@ export interface ReplayInput {
   readonly submissions: Submissions
 }
 
-const nameWidthOf = (names: ReadonlyArray<string>): number =>
-  Math.min(24, Math.max(10, ...names.map((name) => name.length)))
+const nameWidthOf = (longestName: number): number => Math.min(24, Math.max(10, longestName))
 
 /**
  * JSON Lines of submissions, one `{"researcher","recipe"}` per non-blank line, as a
@@ -171,7 +170,7 @@ export const inline = (market: MarketFile): ReplayInput => ({
   submissions: {
     stream: Stream.fromIterable(market.submissions),
     total: market.submissions.length,
-    nameWidth: nameWidthOf(market.submissions.slice(0, 1000).map((s) => s.researcher))
+    nameWidth: nameWidthOf(Math.max(0, ...market.submissions.slice(0, 1000).map((s) => s.researcher.length)))
   }
 })
 
@@ -201,8 +200,13 @@ export const loadStreamed = (
     const info = yield* fs.stat(submissionsPath).pipe(Effect.mapError(Json.fileError(submissionsPath)))
     if (info.type !== "File") return yield* notRegular
     const stream = submissionLines(Json.fileLines(submissionsPath), submissionsPath)
-    const total = yield* Stream.runCount(stream)
-    return { head, submissions: { stream, total, nameWidth: nameWidthOf([]) } }
+    // the checking pass also counts the lines and finds the longest name among the first
+    // thousand, as an inline file's column width is found
+    const { total, longest } = yield* Stream.runFold(stream, { total: 0, longest: 0 }, (acc, submission) => ({
+      total: acc.total + 1,
+      longest: acc.total < 1000 ? Math.max(acc.longest, submission.researcher.length) : acc.longest
+    }))
+    return { head, submissions: { stream, total, nameWidth: nameWidthOf(longest) } }
   })
 
 /** The rules of a market file (what the live market journals and settles by). */

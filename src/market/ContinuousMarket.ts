@@ -241,7 +241,11 @@ export class ContinuousMarket extends Context.Tag("trainmarket/ContinuousMarket"
     readonly baseline: Measurement
     /** Accept a recipe for training (not with commit-reveal); returns at once with its id. */
     readonly accept: (researcher: string, recipe: unknown) => Effect.Effect<Accepted, AcceptError>
-    /** Submit a recipe and wait for its settlement. */
+    /**
+     * Submit a recipe and wait for its settlement. The receipt is the operator's account
+     * (held-out values, per-seed measurements, p-value) whatever `feedback` says: what a
+     * researcher is shown goes through `view` and `list`.
+     */
     readonly submit: (researcher: string, recipe: unknown) => Effect.Effect<Receipt, SubmitError>
     /** Commit to a recipe: `commitment` = sha256hex(canonical recipe JSON + "\n" + salt + "\n" + researcher). */
     readonly commit: (researcher: string, commitment: string) => Effect.Effect<Committed, BadInput | StoreFailed>
@@ -252,7 +256,7 @@ export class ContinuousMarket extends Context.Tag("trainmarket/ContinuousMarket"
       recipe: unknown,
       salt: string
     ) => Effect.Effect<Accepted, RevealError>
-    /** Wait until a submission is settled (or failed) and return the market's full account of it. */
+    /** Wait until a submission is settled (or failed) and return the market's full account of it (the operator's view, as `submit`). */
     readonly settled: (submissionId: string) => Effect.Effect<Receipt, NotFound | SubmissionFailed | StoreFailed>
     /** One submission as `viewer` may see it; a stranger's (or an unknown) id is `NotFound`. */
     readonly view: (submissionId: string, viewer: Viewer) => Effect.Effect<SubmissionView, NotFound | StoreFailed>

@@ -4,7 +4,9 @@
  * long the input).
  */
 import type { FileSystem } from "@effect/platform"
-import { Chunk, Effect, Exit, Stream } from "effect"
+import { Chunk, Effect, Exit, Schema, Stream } from "effect"
+import * as Artifact from "../../domain/Artifact.js"
+import { decodeRecipe } from "../../domain/Recipe.js"
 import type { BadInput } from "../../domain/Errors.js"
 import * as Json from "../../files/Json.js"
 import * as Output from "../Output.js"
@@ -14,6 +16,13 @@ export const inputLines = (path: string): Stream.Stream<string, BadInput, FileSy
   path === "-"
     ? Stream.unwrap(Effect.map(Output.Output, (output) => output.stdin)).pipe(Stream.decodeText(), Stream.splitLines)
     : Json.fileLines(path)
+
+/** `--artifact <json|file>`: an artifact as `train --json` prints it, its ref checked. */
+export const readArtifact = (text: string) =>
+  Effect.flatMap(Json.readArgument(Schema.Unknown, text, "--artifact"), (raw) => Artifact.decodeJson(raw, "--artifact"))
+
+/** `--recipe <json|file>`: a recipe, checked by the recipe's rules. */
+export const readRecipe = (text: string) => Effect.flatMap(Json.readArgument(Schema.Unknown, text, "--recipe"), decodeRecipe)
 
 /** The name of an input in errors: the path, or `stdin` for `-`. */
 export const inputName = (path: string): string => (path === "-" ? "stdin" : path)

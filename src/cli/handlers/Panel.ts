@@ -1,13 +1,12 @@
 /** What `trainmarket panel judge` does (loaded when it runs). */
-import { Effect, Option, Schema } from "effect"
-import * as Artifact from "../../domain/Artifact.js"
+import { Effect, Option } from "effect"
 import { BadInput } from "../../domain/Errors.js"
 import { measurementJson } from "../../domain/Measurement.js"
-import * as Json from "../../files/Json.js"
 import * as Layers from "../../Layers.js"
 import * as Panel from "../../scorer/Panel.js"
 import * as Output from "../Output.js"
 import type { JudgeOptions } from "../Panel.js"
+import { readArtifact } from "./Input.js"
 
 const usage = new BadInput({
   source: "panel judge",
@@ -32,8 +31,7 @@ export const judge = (options: JudgeOptions) =>
       : Option.isSome(options.majority) && Option.isSome(options.baseShards) && Option.isNone(options.shards)
       ? yield* Panel.majority(options.majority.value, options.baseShards.value, options.consensus)
       : yield* usage
-    const raw = yield* Json.readArgument(Schema.Unknown, options.artifact, "--artifact")
-    const value = yield* Artifact.decodeJson(raw, "--artifact")
+    const value = yield* readArtifact(options.artifact)
     const judgement = yield* Panel.judge(panel, value, claimed)
     if (options.json) {
       return yield* Output.json({

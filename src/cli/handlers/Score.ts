@@ -1,5 +1,5 @@
 /** What `trainmarket score` does (loaded when it runs). */
-import { Effect, Layer, Option, Schema } from "effect"
+import { Effect, Layer, Option } from "effect"
 import * as Artifact from "../../domain/Artifact.js"
 import { BadInput } from "../../domain/Errors.js"
 import { type Measurement, measurementJson, type Split } from "../../domain/Measurement.js"
@@ -10,7 +10,7 @@ import { Scorer } from "../../scorer/Scorer.js"
 import * as ScorerSpec from "../../scorer/ScorerSpec.js"
 import * as Output from "../Output.js"
 import type { ScoreOptions } from "../Score.js"
-import { transformJsonLines } from "./Input.js"
+import { readArtifact, transformJsonLines } from "./Input.js"
 
 /** Decode `--scorer` (default: simulated held-out). */
 export const scorerSpec = (spec: Option.Option<string>) =>
@@ -27,8 +27,7 @@ const render = (m: Measurement, asJson: boolean): string => asJson ? Json.string
 const scoreOne = (text: string, on: Split, asJson: boolean) =>
   Effect.gen(function*() {
     const referee = yield* Scorer
-    const raw = yield* Json.readArgument(Schema.Unknown, text, "--artifact")
-    const value = yield* Artifact.decodeJson(raw, "--artifact")
+    const value = yield* readArtifact(text)
     const measured = yield* referee.measure(value, on)
     yield* Output.line(render(measured, asJson))
   })

@@ -11,8 +11,6 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import { bytesToHex, randomBytes } from "@noble/hashes/utils.js"
 import { Context, Duration, Effect, Layer, Logger, Option, Schema, Stream } from "effect"
 import { BadInput, StoreFailed } from "../../domain/Errors.js"
-import { decodeRecipe } from "../../domain/Recipe.js"
-import * as Json from "../../files/Json.js"
 import * as Layers from "../../Layers.js"
 import * as Continuous from "../../market/ContinuousMarket.js"
 import * as Journal from "../../market/Journal.js"
@@ -25,6 +23,7 @@ import * as Output from "../Output.js"
 import type { AuditOptions, ServeOptions, StatusOptions, SubmitOptions, TokenOptions } from "../Service.js"
 import { Reported } from "../Shared.js"
 import { grouped } from "../../domain/Text.js"
+import { readRecipe } from "./Input.js"
 
 /** The listener could not be opened (the port is taken, the host is not this machine's). */
 export class ListenFailed extends Schema.TaggedError<ListenFailed>()("ListenFailed", {
@@ -131,7 +130,7 @@ const calling = <A, E, R>(address: string, self: Effect.Effect<A, E, R>) =>
 /** `market submit`: submit a recipe (committing and revealing when the market asks for it). */
 export const submit = (options: SubmitOptions) =>
   Effect.gen(function*() {
-    const valid = yield* Effect.flatMap(Json.readArgument(Schema.Unknown, options.recipe, "--recipe"), decodeRecipe)
+    const valid = yield* readRecipe(options.recipe)
     const submitted = yield* calling(
       options.url,
       Effect.flatMap(Client.make(options.url, options.token), (client) => Client.submit(client, valid))

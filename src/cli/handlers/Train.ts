@@ -5,13 +5,13 @@ import { TrainingCluster } from "../../cluster/TrainingCluster.js"
 import * as Artifact from "../../domain/Artifact.js"
 import { BadInput } from "../../domain/Errors.js"
 import { SeedInput } from "../../domain/Money.js"
-import { decodeRecipe, Recipe } from "../../domain/Recipe.js"
+import { Recipe } from "../../domain/Recipe.js"
 import * as Json from "../../files/Json.js"
 import * as Layers from "../../Layers.js"
 import * as Output from "../Output.js"
 import * as Progress from "../Progress.js"
 import type { TrainOptions } from "../Train.js"
-import { transformJsonLines } from "./Input.js"
+import { readRecipe, transformJsonLines } from "./Input.js"
 
 /** Decode `--cluster` (default: the simulator). */
 export const clusterSpec = (spec: Option.Option<string>) =>
@@ -40,7 +40,7 @@ const render = (artifact: Artifact.TrainedArtifact, asJson: boolean): string =>
 
 const trainOne = (recipeText: string, seed: bigint, asJson: boolean) =>
   Effect.gen(function*() {
-    const valid = yield* Effect.flatMap(Json.readArgument(Schema.Unknown, recipeText, "--recipe"), decodeRecipe)
+    const valid = yield* readRecipe(recipeText)
     const trainer = yield* TrainingCluster
     const artifact = yield* trainer.train(valid, seed).pipe(Effect.ensuring(Output.clearStatus))
     yield* Output.line(render(artifact, asJson))

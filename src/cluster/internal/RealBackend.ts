@@ -11,13 +11,13 @@ import type { TrainedArtifact } from "../../domain/Artifact.js"
 import { intIn, NonEmpty, positiveFinite } from "../../domain/Checks.js"
 import { ClusterInvalid, type ClusterError, RecipeUnsupported } from "../../domain/Errors.js"
 import { U64_MAX } from "../../domain/Money.js"
-import { decodeRecipe, type Recipe } from "../../domain/Recipe.js"
+import { decodeRecipe, FIELDS, type Recipe } from "../../domain/Recipe.js"
 import { OperatorKey } from "../../integrity/OperatorKey.js"
 import * as Receipt from "../../integrity/Receipt.js"
 import { type Isolation, TrainingCluster } from "../TrainingCluster.js"
 
 /** The name of a recipe knob, as listed in an `ignore` option and in an artifact's `notApplied`. */
-export const RecipeField = Schema.Literal("islands", "innerSteps", "innerLr", "outerLr", "keepFraction")
+export const RecipeField = Schema.Literal(...FIELDS)
   .annotations({ message: () => ({ message: "must be a recipe knob: islands, innerSteps, innerLr, outerLr or keepFraction", override: true }) })
 export type RecipeField = typeof RecipeField.Type
 
